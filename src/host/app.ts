@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import { ROAM_VERSION } from "../version.ts";
+
+/** The request handlers the HTTP app routes to. */
+export interface AppRoutes {
+  /** `POST /rpc`. */
+  rpc: (request: Request) => Promise<Response>;
+  /** `GET /rpc/ws`. */
+  ws: (request: Request) => Response;
+}
+
+/** The host's HTTP surface: JSON-RPC over HTTP and WebSocket, and a short index. */
+export function createApp(routes: AppRoutes): Hono {
+  const app = new Hono();
+  app.post("/rpc", (c) => routes.rpc(c.req.raw));
+  app.get("/rpc/ws", (c) => routes.ws(c.req.raw));
+  app.get(
+    "/",
+    (c) =>
+      c.json({
+        name: "roam",
+        version: ROAM_VERSION,
+        rpc: "POST /rpc",
+        ws: "GET /rpc/ws",
+        health: "host.health",
+      }),
+  );
+  app.notFound((c) =>
+    c.json({ error: `no route ${c.req.method} ${c.req.path}; JSON-RPC is at POST /rpc` }, 404)
+  );
+  return app;
+}

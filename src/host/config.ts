@@ -1,0 +1,138 @@
+import { join } from "node:path";
+import { z } from "zod";
+import { RoamError } from "../errors/mod.ts";
+
+/** The port a host listens on unless told otherwise. */
+export const DEFAULT_PORT = 7420;
+
+/** The data dir used unless told otherwise: `~/.roam` (or `$ROAM_DATA_DIR`). */
+export function defaultDataDir(): string {
+  const fromEnv = Deno.env.get("ROAM_DATA_DIR");
+  if (fromEnv) return fromEnv;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  if (!home) {
+    throw new RoamError(
+      "invalid_input",
+      "cannot find the home directory (HOME is unset); pass --data-dir",
+      {},
+    );
+  }
+  return join(home, ".roam");
+}
+
+const BindEntry = z.string().min(1).refine(
+  (v) => v === "auto" || v === "loopback" || isIpAddress(v),
+  {
+    message: "each --bind is 'auto', 'loopback' or an IP address of this machine",
+  },
+);
+
+/** Limits that protect a host from slow, huge or too many requests. */
+export const LimitsSchema = z.object({
+  /** Largest HTTP request body. */
+  maxRequestBytes: z.number().int().min(1024).default(1024 * 1024),
+  /** Longest time a request body may take to arrive. */
+  bodyTimeoutMs: z.number().int().min(1).default(10_000),
+  /** Time limit of a call whose method sets none. */
+  callTimeoutMs: z.number().int().min(1).default(30_000),
+  /** Most calls in one batch. */
+  maxBatch: z.number().int().min(1).default(100),
+  /** Largest WebSocket message. */
+  wsMaxMessageBytes: z.number().int().min(1024).default(1024 * 1024),
+  /** Most calls running at once on one WebSocket. */
+  wsMaxInFlight: z.number().int().min(1).default(64),
+  /** Most bytes waiting to go out to a WebSocket before it is dropped as too slow. */
+  wsMaxBufferedBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+  /** Most live subscriptions on one WebSocket. */
+  wsMaxSubscriptions: z.number().int().min(1).default(16),
+  /** Most open WebSockets. */
+  maxSockets: z.number().int().min(1).default(256),
+});
+
+/** Everything `startHost` needs; every field has a default. */
+export const HostConfigSchema = z.object({
+  /** The host's name in the mesh. Default: the machine's hostname. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    message:
+      "a host name is 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  }).optional(),
+  /** `loopback` (default), `auto` (the LAN addresses, re-bound when they change), or IP addresses. */
+  bind: z.array(BindEntry).min(1).default(["loopback"]),
+  /** TCP port; 0 picks a free one. */
+  port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  /** Where state, the secret and blobs live. Default `~/.roam`. */
+  dataDir: z.string().min(1).optional(),
+  /** Free-form labels used for placement. */
+  tags: z.array(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, {
+      message: "a tag is 1 to 64 letters, digits, '.', '_', ':' or '-'",
+    }),
+  ).max(64).default([]),
+  /** Free-form key=value facts about the host. */
+  properties: z.record(z.string().min(1).max(64), z.string().max(1024)).default({}),
+  /** The mesh secret file. Default `DATA_DIR/secret`. */
+  secretFile: z.string().min(1).optional(),
+  /** How often `--bind auto` looks for changed addresses. */
+  rebindIntervalMs: z.number().int().min(10).default(5_000),
+  /** Most events the log keeps. */
+  eventRetain: z.number().int().min(10).max(10_000_000).default(10_000),
+  /** Limits on requests. */
+  limits: LimitsSchema.default(LimitsSchema.parse({})),
+});
+
+/** What a caller passes to `startHost`. */
+export type HostConfigInput = z.input<typeof HostConfigSchema>;
+
+/** A host configuration with every default filled in. */
+export type HostConfig = z.output<typeof HostConfigSchema> & {
+  name: string;
+  dataDir: string;
+  secretFile: string;
+};
+
+/** Validate a configuration and fill in its defaults. */
+export function resolveHostConfig(input: HostConfigInput): HostConfig {
+  const parsed = HostConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new RoamError(
+      "invalid_input",
+      `invalid host configuration${
+        issue.path.length ? ` (${issue.path.join(".")})` : ""
+      }: ${issue.message}`,
+      { issues: parsed.error.issues.map(({ path, message }) => ({ path, message })) },
+    );
+  }
+  const config = parsed.data;
+  const dataDir = config.dataDir ?? defaultDataDir();
+  return {
+    ...config,
+    name: config.name ?? sanitizeHostname(Deno.hostname()),
+    dataDir,
+    secretFile: config.secretFile ?? join(dataDir, "secret"),
+  };
+}
+
+/** Whether `value` is an IPv4 or IPv6 address literal. */
+export function isIpAddress(value: string): boolean {
+  if (/^(\d{1,3})(\.\d{1,3}){3}$/.test(value)) {
+    return value.split(".").every((n) => Number(n) <= 255);
+  }
+  if (value.includes(":")) {
+    try {
+      new URL(`http://[${value}]/`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+function sanitizeHostname(hostname: string): string {
+  const cleaned = hostname.split(".")[0].replace(/[^A-Za-z0-9._-]/g, "-").replace(
+    /^[^A-Za-z0-9]+/,
+    "",
+  );
+  return cleaned.slice(0, 63) || "roam-host";
+}

@@ -1,0 +1,280 @@
+import type { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { RoamError } from "../errors/mod.ts";
+import {
+  type AuthResult,
+  createHttpRpcHandler,
+  createWsRpcHandler,
+  Dispatcher,
+  type MethodImpl,
+} from "../rpc/mod.ts";
+import { loadOrCreateSecret, TokenSigner } from "../security/mod.ts";
+import { EventLog, HostMeta, openStore } from "../store/mod.ts";
+import { DENO_VERSION, ROAM_VERSION } from "../version.ts";
+import { createApp } from "./app.ts";
+import {
+  bindMode,
+  type InterfaceSource,
+  resolveAddresses,
+  systemInterfaces,
+  urlFor,
+} from "./bind.ts";
+import { type HostConfig, type HostConfigInput, resolveHostConfig } from "./config.ts";
+import { ListenerSet } from "./listeners.ts";
+import { hostMethods } from "./methods.ts";
+import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from "./runtime_file.ts";
+
+/** Options for {@linkcode startHost} that are not configuration. */
+export interface StartOptions {
+  /** Lists network interfaces; tests pass a fake one to drive `--bind auto`. */
+  interfaces?: InterfaceSource;
+  /** Where the host's log lines go. Default: stderr. */
+  log?: (line: string) => void;
+}
+
+/** A running host. */
+export interface Host {
+  /** Stable id, kept across restarts in the data dir. */
+  readonly id: string;
+  /** The configuration it runs with. */
+  readonly config: HostConfig;
+  /** The URL to reach it at (a LAN address when it has one). */
+  readonly url: string;
+  /** Every URL it listens on now. */
+  readonly urls: string[];
+  /** The port it listens on. */
+  readonly port: number;
+  /** The event log. */
+  readonly events: EventLog;
+  /** Signs and checks tokens with the mesh secret. */
+  readonly tokens: TokenSigner;
+  /** Resolves when the host has stopped. */
+  readonly finished: Promise<void>;
+  /** Check `--bind auto` addresses now instead of at the next interval. */
+  rebind(): Promise<void>;
+  /** Stop: close sockets and listeners (letting calls finish), record it, close state. Idempotent. */
+  stop(reason?: string): Promise<void>;
+}
+
+/**
+ * Start a host: open its state, load or create the mesh secret, and serve
+ * JSON-RPC on every bound address.
+ *
+ * @example
+ * const host = await startHost({ port: 0, dataDir: "/tmp/roam-a" });
+ * console.log(host.url);
+ * await host.stop();
+ */
+export async function startHost(
+  input: HostConfigInput = {},
+  options: StartOptions = {},
+): Promise<Host> {
+  const config = resolveHostConfig(input);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const interfaces = options.interfaces ?? systemInterfaces;
+  await Deno.mkdir(config.dataDir, { recursive: true, mode: 0o700 }).catch((error) => {
+    throw new RoamError(
+      "unavailable",
+      `cannot create the data dir ${config.dataDir}: ${error.message}`,
+      {
+        dataDir: config.dataDir,
+      },
+    );
+  });
+  await claimDataDir(config.dataDir);
+  const secret = await loadOrCreateSecret(config.secretFile);
+  if (secret.created) log(`roam: wrote a new mesh secret to ${secret.path} (mode 0600)`);
+  const tokens = new TokenSigner(secret.bytes);
+
+  const db: DatabaseSync = openStore({ path: join(config.dataDir, "roam.db") });
+  const meta = new HostMeta(db);
+  const id = meta.getOrSet("host_id", () => crypto.randomUUID());
+  const firstStartedAt = meta.getOrSet("first_started_at", () => new Date().toISOString());
+  const starts = Number(meta.get("starts") ?? "0") + 1;
+  meta.set("starts", String(starts));
+  const events = new EventLog(db, { retain: config.eventRetain });
+  const startedAt = new Date();
+
+  const sockets = new Set<WebSocket>();
+  const methods: MethodImpl[] = [];
+  const dispatcher = (): Dispatcher => dispatcherRef!;
+  let dispatcherRef: Dispatcher | undefined;
+  const listeners = new ListenerSet((request) => app.fetch(request), config.port);
+  const mode = bindMode(config.bind);
+
+  const info = () => {
+    const urls = currentUrls();
+    const bounds = events.bounds();
+    return {
+      id,
+      name: config.name,
+      version: ROAM_VERSION,
+      deno: Deno.version.deno || DENO_VERSION,
+      pid: Deno.pid,
+      urls,
+      bind: { mode, addresses: listeners.addresses, port: listeners.port },
+      tags: config.tags,
+      properties: config.properties,
+      dataDir: config.dataDir,
+      startedAt: startedAt.toISOString(),
+      uptimeMs: Date.now() - startedAt.getTime(),
+      firstStartedAt,
+      starts,
+      events: { ...bounds, retain: events.retain },
+    };
+  };
+  methods.push(...hostMethods({
+    events,
+    info,
+    methods: () => dispatcher().methods,
+    maxSubscriptions: config.limits.wsMaxSubscriptions,
+  }));
+  dispatcherRef = new Dispatcher({
+    methods,
+    maxBatch: config.limits.maxBatch,
+    defaultTimeoutMs: config.limits.callTimeoutMs,
+    onInternalError: (error, reference) =>
+      log(`roam: internal error ${reference}: ${(error as Error)?.stack ?? String(error)}`),
+  });
+
+  const authenticate = (token: string | null): AuthResult => {
+    try {
+      const claims = tokens.verify(token);
+      return { ok: true, subject: claims.sub, expiresAt: claims.exp };
+    } catch (error) {
+      if (error instanceof RoamError) return { ok: false, error };
+      throw error;
+    }
+  };
+  const app = createApp({
+    rpc: createHttpRpcHandler({
+      dispatcher: dispatcherRef,
+      authenticate,
+      limits: { maxBytes: config.limits.maxRequestBytes, timeoutMs: config.limits.bodyTimeoutMs },
+    }),
+    ws: (request) => {
+      if (sockets.size >= config.limits.maxSockets) {
+        return Response.json({
+          jsonrpc: "2.0",
+          id: null,
+          error: {
+            code: -32012,
+            message: `more than ${config.limits.maxSockets} WebSockets open; try again later`,
+          },
+        }, { status: 503 });
+      }
+      return wsHandler(request);
+    },
+  });
+  const wsHandler = createWsRpcHandler({
+    dispatcher: dispatcherRef,
+    authenticate,
+    maxMessageBytes: config.limits.wsMaxMessageBytes,
+    maxInFlight: config.limits.wsMaxInFlight,
+    maxBufferedBytes: config.limits.wsMaxBufferedBytes,
+    track: (socket) => {
+      sockets.add(socket);
+      return () => sockets.delete(socket);
+    },
+  });
+
+  const currentUrls = () => listeners.addresses.map((a) => urlFor(a, listeners.port));
+  const publishRuntime = () =>
+    writeRuntimeInfo(config.dataDir, {
+      pid: Deno.pid,
+      name: config.name,
+      url: localUrl(),
+      urls: currentUrls(),
+      version: ROAM_VERSION,
+      startedAt: startedAt.toISOString(),
+    });
+  // Local tools prefer loopback when the host listens there.
+  const localUrl = () => {
+    const loop = listeners.addresses.find((a) => a.startsWith("127."));
+    return urlFor(loop ?? listeners.addresses[0], listeners.port);
+  };
+
+  try {
+    await listeners.sync(resolveAddresses(config.bind, interfaces), true);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  await publishRuntime();
+  events.append("host.started", {
+    name: config.name,
+    version: ROAM_VERSION,
+    urls: currentUrls(),
+    starts,
+    tags: config.tags,
+  }, id);
+  log(
+    `roam: host "${config.name}" listening on ${
+      currentUrls().join(", ")
+    } (data in ${config.dataDir})`,
+  );
+
+  let rebinding: Promise<void> = Promise.resolve();
+  const rebind = () =>
+    rebinding = rebinding.then(async () => {
+      if (stopping) return;
+      let wanted: string[];
+      try {
+        wanted = resolveAddresses(config.bind, interfaces);
+      } catch (error) {
+        log(`roam: ${(error as Error).message}`);
+        return;
+      }
+      const change = await listeners.sync(wanted, false);
+      for (const f of change.failed) {
+        log(`roam: cannot listen on ${f.address}: ${f.message}; retrying`);
+      }
+      if (change.added.length || change.removed.length) {
+        await publishRuntime();
+        events.append("host.bind_changed", {
+          added: change.added,
+          removed: change.removed,
+          urls: currentUrls(),
+        }, id);
+        log(`roam: addresses changed; now listening on ${currentUrls().join(", ")}`);
+      }
+    });
+  const watcher = mode === "auto"
+    ? setInterval(() => void rebind(), config.rebindIntervalMs)
+    : undefined;
+
+  let stopping: Promise<void> | undefined;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => finish = resolve);
+  const stop = (reason = "stopped") =>
+    stopping ??= (async () => {
+      clearInterval(watcher);
+      await rebinding;
+      events.append("host.stopped", { reason }, id);
+      for (const socket of sockets) socket.close(1001, "host shutting down");
+      await listeners.close();
+      await removeRuntimeInfo(config.dataDir);
+      db.close();
+      log(`roam: host "${config.name}" stopped (${reason})`);
+      finish();
+    })();
+
+  return {
+    id,
+    config,
+    get url() {
+      return currentUrls()[0];
+    },
+    get urls() {
+      return currentUrls();
+    },
+    get port() {
+      return listeners.port;
+    },
+    events,
+    tokens,
+    finished,
+    rebind,
+    stop,
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * The roam host: configuration, binding (loopback, explicit, or `auto` with
+ * re-binding when addresses change), the HTTP and WebSocket surface, the
+ * host's own methods, and clean shutdown.
+ *
+ * @module
+ */
+export { type Host, startHost, type StartOptions } from "./host.ts";
+export {
+  DEFAULT_PORT,
+  defaultDataDir,
+  type HostConfig,
+  type HostConfigInput,
+  HostConfigSchema,
+  isIpAddress,
+  LimitsSchema,
+  resolveHostConfig,
+} from "./config.ts";
+export {
+  type BindMode,
+  type InterfaceAddress,
+  type InterfaceSource,
+  lanAddresses,
+  resolveAddresses,
+  systemInterfaces,
+} from "./bind.ts";
+export { readRuntimeInfo, runtimeFilePath, type RuntimeInfo } from "./runtime_file.ts";
+export { stopOnSignals } from "./shutdown.ts";

@@ -1,0 +1,83 @@
+import { join } from "node:path";
+import { z } from "zod";
+import { RoamError } from "../errors/mod.ts";
+
+/** What a running host writes to `DATA_DIR/host.json` so local tools can find it. */
+export const RuntimeInfoSchema = z.object({
+  pid: z.number().int(),
+  name: z.string(),
+  url: z.string(),
+  urls: z.array(z.string()),
+  version: z.string(),
+  startedAt: z.string(),
+});
+
+/** What a running host writes to `DATA_DIR/host.json`. */
+export type RuntimeInfo = z.infer<typeof RuntimeInfoSchema>;
+
+/** The path of the runtime file in a data dir. */
+export function runtimeFilePath(dataDir: string): string {
+  return join(dataDir, "host.json");
+}
+
+/**
+ * The runtime file of the host using `dataDir`, when that host is still
+ * running; undefined otherwise (none, unreadable, or left by a dead process).
+ */
+export async function readRuntimeInfo(dataDir: string): Promise<RuntimeInfo | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(runtimeFilePath(dataDir));
+  } catch {
+    return undefined;
+  }
+  let info: RuntimeInfo;
+  try {
+    info = RuntimeInfoSchema.parse(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+  return processAlive(info.pid) ? info : undefined;
+}
+
+/** Refuse to start a second host on a data dir that a live host uses. */
+export async function claimDataDir(dataDir: string): Promise<void> {
+  const running = await readRuntimeInfo(dataDir);
+  if (running && running.pid !== Deno.pid) {
+    throw new RoamError(
+      "conflict",
+      `the data dir ${dataDir} is in use by host "${running.name}" (pid ${running.pid}, ${running.url}); stop it or pass another --data-dir`,
+      { dataDir, pid: running.pid, url: running.url },
+    );
+  }
+}
+
+/** Write the runtime file atomically (temporary file, then rename). */
+export async function writeRuntimeInfo(dataDir: string, info: RuntimeInfo): Promise<void> {
+  const path = runtimeFilePath(dataDir);
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(info, null, 2) + "\n", { mode: 0o600 });
+  await Deno.rename(tmp, path);
+}
+
+/** Remove the runtime file if it is this process's. */
+export async function removeRuntimeInfo(dataDir: string): Promise<void> {
+  try {
+    const info = RuntimeInfoSchema.parse(
+      JSON.parse(await Deno.readTextFile(runtimeFilePath(dataDir))),
+    );
+    if (info.pid === Deno.pid) await Deno.remove(runtimeFilePath(dataDir));
+  } catch { /* gone already, or not ours */ }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  if (Deno.build.os !== "linux") return true;
+  try {
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    // A reused pid that belongs to something else does not hold the dir.
+    return cmdline.includes("host");
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,143 @@
+import { RoamError } from "../errors/mod.ts";
+import type { Dispatcher } from "./dispatch.ts";
+import { toErrorObject } from "./errors.ts";
+import { type Authenticate, bearerToken } from "./http.ts";
+import type { Session } from "./method.ts";
+
+/** The subprotocol roam speaks over WebSocket. */
+export const WS_PROTOCOL = "roam.v1";
+
+/**
+ * Prefix of the subprotocol that carries a token, for clients (browsers) that
+ * cannot set an `Authorization` header: `roam.bearer.TOKEN`.
+ */
+export const WS_TOKEN_PREFIX = "roam.bearer.";
+
+/** Options for {@linkcode createWsRpcHandler}. */
+export interface WsRpcOptions {
+  /** Serves the calls. */
+  dispatcher: Dispatcher;
+  /** Checks the token given at the upgrade. */
+  authenticate: Authenticate;
+  /** Largest message accepted; a larger one closes the socket with 1009. */
+  maxMessageBytes: number;
+  /** Most calls running at once per socket; more are answered `queue_full`. */
+  maxInFlight: number;
+  /** Most bytes waiting to go out before a slow reader is disconnected (1013). */
+  maxBufferedBytes: number;
+  /** Called with every open session, so the owner can close them at shutdown. */
+  track?: (socket: WebSocket) => () => void;
+}
+
+/**
+ * A `GET /rpc/ws` handler: the same JSON-RPC 2.0 protocol over a WebSocket,
+ * plus server notifications for subscriptions. The token comes in the
+ * `Authorization` header or as a `roam.bearer.TOKEN` subprotocol; the socket
+ * closes with 4001 when the token expires.
+ */
+export function createWsRpcHandler(options: WsRpcOptions): (request: Request) => Response {
+  return (request) => {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return json(
+        426,
+        new RoamError("unsupported", "this endpoint speaks WebSocket; send an upgrade request"),
+      );
+    }
+    const offered = (request.headers.get("sec-websocket-protocol") ?? "")
+      .split(",").map((p) => p.trim()).filter(Boolean);
+    const fromProtocol = offered.find((p) => p.startsWith(WS_TOKEN_PREFIX))?.slice(
+      WS_TOKEN_PREFIX.length,
+    );
+    const auth = options.authenticate(bearerToken(request) ?? fromProtocol ?? null);
+    if (!auth.ok) return json(401, auth.error);
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      protocol: offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : undefined,
+      idleTimeout: 60,
+    });
+    serveSocket(socket, auth.subject, auth.expiresAt, options);
+    return response;
+  };
+}
+
+function serveSocket(socket: WebSocket, subject: string, expiresAt: number, options: WsRpcOptions) {
+  const closers: (() => void)[] = [];
+  const controller = new AbortController();
+  let inFlight = 0;
+  const untrack = options.track?.(socket);
+  const session: Session = {
+    id: crypto.randomUUID(),
+    get closed() {
+      return socket.readyState !== WebSocket.OPEN;
+    },
+    notify(method, params) {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      if (socket.bufferedAmount > options.maxBufferedBytes) {
+        socket.close(1013, "client reads too slowly; reconnect and resume from the last event seq");
+        return;
+      }
+      socket.send(JSON.stringify({ jsonrpc: "2.0", method, params }));
+    },
+    onClose(fn) {
+      closers.push(fn);
+    },
+  };
+  const expiry = setTimeout(
+    () => socket.close(4001, "token expired"),
+    Math.max(0, expiresAt - Date.now()),
+  );
+  socket.addEventListener("close", () => {
+    clearTimeout(expiry);
+    controller.abort(new RoamError("cancelled", "the WebSocket closed"));
+    for (const fn of closers.splice(0)) {
+      try {
+        fn();
+      } catch { /* a failing cleanup must not stop the others */ }
+    }
+    untrack?.();
+  });
+  socket.addEventListener("message", async (event) => {
+    const text = typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data);
+    if (text.length > options.maxMessageBytes) {
+      socket.close(1009, `message over ${options.maxMessageBytes} bytes`);
+      return;
+    }
+    if (inFlight >= options.maxInFlight) {
+      send(socket, {
+        jsonrpc: "2.0",
+        id: null,
+        error: toErrorObject(
+          new RoamError(
+            "queue_full",
+            `more than ${options.maxInFlight} calls in flight on this socket; wait for replies`,
+            {
+              limit: options.maxInFlight,
+            },
+          ),
+        ),
+      });
+      return;
+    }
+    inFlight++;
+    try {
+      const response = await options.dispatcher.handle(text, {
+        subject,
+        session,
+        signal: controller.signal,
+      });
+      if (response !== undefined) send(socket, response);
+    } finally {
+      inFlight--;
+    }
+  });
+}
+
+function send(socket: WebSocket, body: unknown) {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(body));
+}
+
+function json(status: number, error: RoamError): Response {
+  return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: toErrorObject(error) }), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
