@@ -96,9 +96,6 @@ export async function startHost(
   const startedAt = new Date();
 
   const sockets = new Set<WebSocket>();
-  const methods: MethodImpl[] = [];
-  const dispatcher = (): Dispatcher => dispatcherRef!;
-  let dispatcherRef: Dispatcher | undefined;
   const listeners = new ListenerSet((request) => app.fetch(request), config.port);
   const mode = bindMode(config.bind);
 
@@ -123,13 +120,13 @@ export async function startHost(
       events: { ...bounds, retain: events.retain },
     };
   };
-  methods.push(...hostMethods({
+  const methods: MethodImpl[] = hostMethods({
     events,
     info,
-    methods: () => dispatcher().methods,
+    methods: () => dispatcher.methods,
     maxSubscriptions: config.limits.wsMaxSubscriptions,
-  }));
-  dispatcherRef = new Dispatcher({
+  });
+  const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
     defaultTimeoutMs: config.limits.callTimeoutMs,
@@ -148,7 +145,7 @@ export async function startHost(
   };
   const app = createApp({
     rpc: createHttpRpcHandler({
-      dispatcher: dispatcherRef,
+      dispatcher,
       authenticate,
       limits: { maxBytes: config.limits.maxRequestBytes, timeoutMs: config.limits.bodyTimeoutMs },
     }),
@@ -167,7 +164,7 @@ export async function startHost(
     },
   });
   const wsHandler = createWsRpcHandler({
-    dispatcher: dispatcherRef,
+    dispatcher,
     authenticate,
     maxMessageBytes: config.limits.wsMaxMessageBytes,
     maxInFlight: config.limits.wsMaxInFlight,

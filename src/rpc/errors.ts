@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { ERROR_CODE_NAMES, ERROR_CODES, type ErrorCode, RoamError } from "../errors/mod.ts";
 import type { ErrorObject } from "./protocol.ts";
 
