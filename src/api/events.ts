@@ -1,8 +1,22 @@
 import { z } from "zod";
-import { EventSchema } from "../store/events.ts";
 import { defineMethod } from "../rpc/mod.ts";
 
-export { EventSchema };
+/** One recorded state change. */
+export const EventSchema = z.object({
+  /** Position in the log; strictly increasing, never reused. */
+  seq: z.number().int().positive(),
+  /** When it happened, ISO 8601. */
+  ts: z.string(),
+  /** What happened, `subsystem.what` (for example `host.started`). */
+  type: z.string(),
+  /** What it happened to (an agent id, an address), when there is one thing. */
+  subject: z.string().nullable(),
+  /** The facts. */
+  data: z.record(z.string(), z.unknown()),
+});
+
+/** One recorded state change. */
+export type RoamEvent = z.infer<typeof EventSchema>;
 
 const TypesSchema = z.array(z.string().min(1).max(128)).max(32).optional()
   .describe("only these event types; a type ending in '.' matches as a prefix (\"host.\")");

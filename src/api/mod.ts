@@ -18,6 +18,7 @@ export {
   eventsSince,
   eventsSubscribe,
   eventsUnsubscribe,
+  type RoamEvent,
 } from "./events.ts";
 export { MethodDescriptionSchema, rpcDiscover } from "./discover.ts";
 

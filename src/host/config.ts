@@ -1,24 +1,7 @@
 import { join } from "node:path";
 import { z } from "zod";
+import { DEFAULT_PORT, defaultDataDir } from "../client/mod.ts";
 import { RoamError } from "../errors/mod.ts";
-
-/** The port a host listens on unless told otherwise. */
-export const DEFAULT_PORT = 7420;
-
-/** The data dir used unless told otherwise: `~/.roam` (or `$ROAM_DATA_DIR`). */
-export function defaultDataDir(): string {
-  const fromEnv = Deno.env.get("ROAM_DATA_DIR");
-  if (fromEnv) return fromEnv;
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (!home) {
-    throw new RoamError(
-      "invalid_input",
-      "cannot find the home directory (HOME is unset); pass --data-dir",
-      {},
-    );
-  }
-  return join(home, ".roam");
-}
 
 const BindEntry = z.string().min(1).refine(
   (v) => v === "auto" || v === "loopback" || isIpAddress(v),

@@ -22,7 +22,7 @@ import {
 import { type HostConfig, type HostConfigInput, resolveHostConfig } from "./config.ts";
 import { ListenerSet } from "./listeners.ts";
 import { hostMethods } from "./methods.ts";
-import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from "./runtime_file.ts";
+import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {
@@ -184,6 +184,7 @@ export async function startHost(
       urls: currentUrls(),
       version: ROAM_VERSION,
       startedAt: startedAt.toISOString(),
+      secretFile: secret.path,
     });
   // Local tools prefer loopback when the host listens there.
   const localUrl = () => {

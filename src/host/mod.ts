@@ -7,8 +7,6 @@
  */
 export { type Host, startHost, type StartOptions } from "./host.ts";
 export {
-  DEFAULT_PORT,
-  defaultDataDir,
   type HostConfig,
   type HostConfigInput,
   HostConfigSchema,
@@ -24,5 +22,4 @@ export {
   resolveAddresses,
   systemInterfaces,
 } from "./bind.ts";
-export { readRuntimeInfo, runtimeFilePath, type RuntimeInfo } from "./runtime_file.ts";
 export { stopOnSignals } from "./shutdown.ts";

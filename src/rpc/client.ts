@@ -245,6 +245,11 @@ export class RpcWsClient {
     return () => set.delete(listener);
   }
 
+  /** Whether the socket has closed. */
+  get closed(): boolean {
+    return this.#closed !== null;
+  }
+
   /** Run `listener` when the socket closes, with the reason. */
   onClose(listener: (reason: RoamError) => void): () => void {
     this.#closeListeners.add(listener);

@@ -1,22 +1,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { z } from "zod";
+import type { RoamEvent } from "../api/mod.ts";
 
-/** One recorded state change. */
-export const EventSchema = z.object({
-  /** Position in the log; strictly increasing, never reused. */
-  seq: z.number().int().positive(),
-  /** When it happened, ISO 8601. */
-  ts: z.string(),
-  /** What happened, `subsystem.what` (for example `host.started`). */
-  type: z.string(),
-  /** What it happened to (an agent id, an address), when there is one thing. */
-  subject: z.string().nullable(),
-  /** The facts. */
-  data: z.record(z.string(), z.unknown()),
-});
-
-/** One recorded state change. */
-export type RoamEvent = z.infer<typeof EventSchema>;
+export type { RoamEvent };
 
 /** Options for {@linkcode EventLog}. */
 export interface EventLogOptions {

@@ -7,11 +7,5 @@
 export { openStore, type StoreOptions } from "./db.ts";
 export { migrate, type Migration, schemaVersion } from "./migrate.ts";
 export { MIGRATIONS } from "./migrations/mod.ts";
-export {
-  EventLog,
-  type EventLogOptions,
-  type EventQuery,
-  EventSchema,
-  type RoamEvent,
-} from "./events.ts";
+export { EventLog, type EventLogOptions, type EventQuery, type RoamEvent } from "./events.ts";
 export { HostMeta } from "./meta.ts";

@@ -10,6 +10,8 @@ export const RuntimeInfoSchema = z.object({
   urls: z.array(z.string()),
   version: z.string(),
   startedAt: z.string(),
+  /** The mesh secret file, so local tools can mint tokens. */
+  secretFile: z.string(),
 });
 
 /** What a running host writes to `DATA_DIR/host.json`. */

@@ -1,0 +1,34 @@
+/**
+ * roam for scripts: connect to a host and call it, typed from the same
+ * contracts the host serves.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./mod.ts";
+ * const mesh = await connect(); // the local host, with a token from its secret
+ * const { name, urls } = await mesh.host.info();
+ * console.log(name, urls);
+ * await mesh.close();
+ * ```
+ *
+ * @module
+ */
+export {
+  connect,
+  type ConnectOptions,
+  type Namespaces,
+  type Roam,
+  RoamClient,
+  type SubscribeOptions,
+  type Subscription,
+} from "./src/client/mod.ts";
+export {
+  API,
+  type Api,
+  type MethodName,
+  type ParamsOf,
+  type ResultOf,
+  type RoamEvent,
+} from "./src/api/mod.ts";
+export { ERROR_CODES, type ErrorCode, isRoamError, RoamError } from "./src/errors/mod.ts";
+export { ROAM_VERSION } from "./src/version.ts";

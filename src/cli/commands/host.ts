@@ -1,0 +1,75 @@
+import type { Command } from "commander";
+import { RoamError } from "../../errors/mod.ts";
+import { startHost, stopOnSignals } from "../../host/mod.ts";
+import type { CommandContext } from "../context.ts";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** `roam host`: run a host in the foreground until SIGINT or SIGTERM. */
+export function hostCommand(program: Command, ctx: CommandContext): void {
+  program.command("host")
+    .description(
+      "run a roam host on this machine until interrupted (Ctrl-C or SIGTERM stop it cleanly)",
+    )
+    .option("--name <name>", "the host's name in the mesh (default: the machine's hostname)")
+    .option(
+      "--bind <addr>",
+      "where to listen: 'loopback' (default), 'auto' (the LAN addresses plus loopback, re-bound when they change) or an IP address; repeatable",
+      collect,
+    )
+    .option("--port <port>", "TCP port (default 7420; 0 picks a free one)", parsePort)
+    .option("--tag <tag>", "a label for placement; repeatable", collect)
+    .option("--property <key=value>", "a fact about this host; repeatable", collect)
+    .option(
+      "--secret-file <file>",
+      "the mesh secret (default DATA_DIR/secret; created with mode 0600 when missing)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  roam host                          loopback only, port 7420, data in ~/.roam
+  roam host --bind auto --tag gpu    reachable on the LAN, labelled 'gpu'
+  roam host --port 0 --data-dir /tmp/roam-b --name b`,
+    )
+    .action(async (opts) => {
+      const host = await startHost({
+        name: opts.name,
+        bind: opts.bind,
+        port: opts.port,
+        dataDir: ctx.global().dataDir,
+        tags: opts.tag,
+        properties: parseProperties(opts.property ?? []),
+        secretFile: opts.secretFile,
+      }, { log: (line) => ctx.io.err(line) });
+      const release = stopOnSignals(host, () => {});
+      await host.finished;
+      release();
+    });
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RoamError(
+      "invalid_input",
+      `--port must be a whole number from 0 to 65535, got "${value}"`,
+      { value },
+    );
+  }
+  return port;
+}
+
+function parseProperties(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) {
+      throw new RoamError("invalid_input", `--property takes key=value, got "${item}"`, {
+        value: item,
+      });
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
