@@ -45,7 +45,7 @@ export async function readRuntimeInfo(dataDir: string): Promise<RuntimeInfo | un
 /** Refuse to start a second host on a data dir that a live host uses. */
 export async function claimDataDir(dataDir: string): Promise<void> {
   const running = await readRuntimeInfo(dataDir);
-  if (running && running.pid !== Deno.pid) {
+  if (running) {
     throw new RoamError(
       "conflict",
       `the data dir ${dataDir} is in use by host "${running.name}" (pid ${running.pid}, ${running.url}); stop it or pass another --data-dir`,

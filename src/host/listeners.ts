@@ -61,6 +61,12 @@ export class ListenerSet {
       await server.shutdown();
       change.removed.push(address);
     }
+    // Keep the order asked for (LAN addresses first), whatever came and went.
+    const ordered = addresses.filter((a) => this.#servers.has(a)).map((a) =>
+      [a, this.#servers.get(a)!] as const
+    );
+    this.#servers.clear();
+    for (const [address, server] of ordered) this.#servers.set(address, server);
     return change;
   }
 
