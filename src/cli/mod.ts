@@ -42,7 +42,8 @@ export async function runCli(args: string[], io: Output = stdio): Promise<number
     .configureOutput({
       writeOut: (text) => io.out(text.replace(/\n$/, "")),
       writeErr: (text) => io.err(text.replace(/\n$/, "")),
-      outputError: (text, write) => write(`roam: ${text.replace(/^error: /, "").trim()}`),
+      outputError: (text, write) =>
+        write(`roam: ${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")}`),
     })
     .showSuggestionAfterError()
     .addHelpText(

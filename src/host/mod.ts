@@ -22,4 +22,4 @@ export {
   resolveAddresses,
   systemInterfaces,
 } from "./bind.ts";
-export { stopOnSignals } from "./shutdown.ts";
+export { runUntilSignal } from "./shutdown.ts";

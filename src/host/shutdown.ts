@@ -1,20 +1,27 @@
 import type { Host } from "./host.ts";
 
 /**
- * Stop `host` cleanly on SIGINT or SIGTERM; a second signal while stopping
- * exits at once with status 130. Returns a function that removes the handlers.
+ * Start a host and run it until SIGINT or SIGTERM, then stop it cleanly. The
+ * handlers are in place before the host starts, so a signal that arrives
+ * during start-up stops it as soon as it is up. A second signal while
+ * stopping exits at once with status 130.
  */
-export function stopOnSignals(host: Host, onStopped: (signal: Deno.Signal) => void): () => void {
+export async function runUntilSignal(start: () => Promise<Host>): Promise<void> {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  let received = false;
-  const handlers = signals.map((signal) => {
-    const handler = () => {
-      if (received) Deno.exit(130);
-      received = true;
-      host.stop(`received ${signal}`).then(() => onStopped(signal));
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
-  return () => handlers.forEach(([signal, handler]) => Deno.removeSignalListener(signal, handler));
+  let host: Host | undefined;
+  let received: Deno.Signal | undefined;
+  const handler = (signal: Deno.Signal) => () => {
+    if (received) Deno.exit(130);
+    received = signal;
+    host?.stop(`received ${signal}`);
+  };
+  const handlers = signals.map((signal) => [signal, handler(signal)] as const);
+  handlers.forEach(([signal, fn]) => Deno.addSignalListener(signal, fn));
+  try {
+    host = await start();
+    if (received) host.stop(`received ${received}`);
+    await host.finished;
+  } finally {
+    handlers.forEach(([signal, fn]) => Deno.removeSignalListener(signal, fn));
+  }
 }

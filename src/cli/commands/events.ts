@@ -48,14 +48,14 @@ export function eventsCommand(program: Command, ctx: CommandContext): void {
         else ctx.io.out(table(page.events));
         return;
       }
-      page.events.forEach((e) => ctx.io.out(line(e)));
       let closed: (reason: RoamError) => void;
       const ended = new Promise<RoamError>((resolve) => closed = resolve);
-      const sub = await mesh.subscribe({ since: page.next, types }, (e) => ctx.io.out(line(e)));
-      await mesh.onDisconnect((reason) => closed(reason));
       const stop = () => closed(new RoamError("cancelled", "interrupted"));
       Deno.addSignalListener("SIGINT", stop);
       Deno.addSignalListener("SIGTERM", stop);
+      const sub = await mesh.subscribe({ since: page.next, types }, (e) => ctx.io.out(line(e)));
+      await mesh.onDisconnect((reason) => closed(reason));
+      page.events.forEach((e) => ctx.io.out(line(e)));
       const reason = await ended;
       Deno.removeSignalListener("SIGINT", stop);
       Deno.removeSignalListener("SIGTERM", stop);

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { RoamError } from "../../errors/mod.ts";
-import { startHost, stopOnSignals } from "../../host/mod.ts";
+import { runUntilSignal, startHost } from "../../host/mod.ts";
 import type { CommandContext } from "../context.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -33,18 +33,17 @@ Examples:
   roam host --port 0 --data-dir /tmp/roam-b --name b`,
     )
     .action(async (opts) => {
-      const host = await startHost({
-        name: opts.name,
-        bind: opts.bind,
-        port: opts.port,
-        dataDir: ctx.global().dataDir,
-        tags: opts.tag,
-        properties: parseProperties(opts.property ?? []),
-        secretFile: opts.secretFile,
-      }, { log: (line) => ctx.io.err(line) });
-      const release = stopOnSignals(host, () => {});
-      await host.finished;
-      release();
+      await runUntilSignal(() =>
+        startHost({
+          name: opts.name,
+          bind: opts.bind,
+          port: opts.port,
+          dataDir: ctx.global().dataDir,
+          tags: opts.tag,
+          properties: parseProperties(opts.property ?? []),
+          secretFile: opts.secretFile,
+        }, { log: (line) => ctx.io.err(line) })
+      );
     });
 }
 

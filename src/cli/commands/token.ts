@@ -24,11 +24,11 @@ Examples:
   roam token --subject laptop --ttl 7d`,
     )
     .action(async (opts) => {
+      const ttlMs = parseDuration(opts.ttl);
       const dataDir = ctx.global().dataDir ?? defaultDataDir();
       const secretFile = opts.secretFile ?? (await readRuntimeInfo(dataDir))?.secretFile ??
         join(dataDir, "secret");
       const secret = await readSecret(secretFile);
-      const ttlMs = parseDuration(opts.ttl);
       const token = new TokenSigner(secret.bytes).mint({ subject: opts.subject, ttlMs });
       if (ctx.global().json) {
         return printJson(ctx, {
