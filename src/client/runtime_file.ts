@@ -79,7 +79,8 @@ function processAlive(pid: number): boolean {
     const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
     // A reused pid that belongs to something else does not hold the dir.
     return cmdline.includes("host");
-  } catch {
-    return false;
+  } catch (error) {
+    // Without permission to read /proc, trust the file: the host removes it when it stops.
+    return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
   }
 }
