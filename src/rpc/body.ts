@@ -1,4 +1,5 @@
 import { RoamError } from "../errors/mod.ts";
+import { deadlines } from "./deadline.ts";
 
 /** Limits on reading one request body. */
 export interface BodyLimits {
@@ -15,48 +16,43 @@ export interface BodyLimits {
 export async function readBodyText(request: Request, limits: BodyLimits): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > limits.maxBytes) throw tooLarge(declared, limits.maxBytes);
+  // A declared length within the limit is read in one step without touching
+  // `request.body` (which would build a stream: the common case, and much
+  // cheaper); bodies of unknown length are read chunk by chunk and counted.
+  if (Number.isFinite(declared)) {
+    return await deadlines.race(request.text(), limits.timeoutMs, () => slow(limits.timeoutMs));
+  }
   if (!request.body) return "";
   const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RoamError(
-            "timeout",
-            `the request body did not arrive within ${limits.timeoutMs} ms`,
-            {
-              timeoutMs: limits.timeoutMs,
-            },
-          ),
-        ),
-      limits.timeoutMs,
-    );
-  });
-  try {
+  const read = async () => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
     while (true) {
-      const { done, value } = await Promise.race([reader.read(), deadline]);
-      if (done) break;
+      const { done, value } = await reader.read();
+      if (done) return concat(chunks, size);
       size += value.byteLength;
       if (size > limits.maxBytes) throw tooLarge(size, limits.maxBytes);
       chunks.push(value);
     }
+  };
+  try {
+    return new TextDecoder().decode(
+      await deadlines.race(read(), limits.timeoutMs, () => slow(limits.timeoutMs)),
+    );
   } catch (error) {
     await reader.cancel().catch(() => {});
     throw error;
-  } finally {
-    clearTimeout(timer);
-    reader.releaseLock();
   }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 function tooLarge(size: number, limit: number): RoamError {
@@ -65,4 +61,10 @@ function tooLarge(size: number, limit: number): RoamError {
     `request body too large: ${size} bytes, the limit is ${limit}; send less per call or raise --max-request-bytes`,
     { size, limit },
   );
+}
+
+function slow(timeoutMs: number): RoamError {
+  return new RoamError("timeout", `the request body did not arrive within ${timeoutMs} ms`, {
+    timeoutMs,
+  });
 }

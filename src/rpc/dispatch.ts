@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RoamError } from "../errors/mod.ts";
+import { deadlines } from "./deadline.ts";
 import { type InternalErrorSink, invalidParams, toErrorObject } from "./errors.ts";
 import type { CallContext, MethodImpl, Session } from "./method.ts";
 import { type Id, IdSchema, type Request, RequestSchema, type Response } from "./protocol.ts";
@@ -126,6 +127,25 @@ export class Dispatcher {
     return sent.length ? sent : undefined;
   }
 
+  /**
+   * Answer every call of a payload with `error` without running any of them
+   * (a socket over its limit, say). Notifications get no answer.
+   */
+  refuse(payload: Payload, error: RoamError): Response | Response[] | undefined {
+    if (payload.kind === "parse_error") return errorResponse(null, error);
+    const items = payload.kind === "single" ? [payload.item] : payload.items;
+    const answers = items
+      .filter((item) =>
+        !(item !== null && typeof item === "object" && !Array.isArray(item) && !("id" in item))
+      )
+      .map((item) => {
+        const id = IdSchema.safeParse((item as { id?: unknown } | null)?.id);
+        return errorResponse(id.success ? id.data : null, error);
+      });
+    if (payload.kind === "single") return answers[0];
+    return answers.length ? answers : undefined;
+  }
+
   /** Parse and run a body in one step (for tests and simple transports). */
   async handle(text: string, ctx: DispatchContext): Promise<Response | Response[] | undefined> {
     return await this.execute(this.parse(text), ctx);
@@ -179,31 +199,29 @@ export class Dispatcher {
     const controller = new AbortController();
     const onAbort = () => controller.abort(ctx.signal?.reason);
     ctx.signal?.addEventListener("abort", onAbort, { once: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new RoamError(
-          "timeout",
-          `${contract.name} did not finish within ${limit} ms`,
-          {
-            method: contract.name,
-            timeoutMs: limit,
-          },
-        );
-        controller.abort(error);
-        reject(error);
-      }, limit);
-    });
     const callCtx: CallContext = {
       signal: controller.signal,
       subject: ctx.subject,
       session: ctx.session,
     };
     try {
-      const raw = await Promise.race([
-        Promise.resolve().then(() => impl.handler(params, callCtx)),
-        expired,
-      ]);
+      let raw = impl.handler(params, callCtx);
+      // Only work that is still pending needs a deadline; synchronous handlers
+      // (health checks) skip the timer entirely.
+      if (raw instanceof Promise) {
+        raw = await deadlines.race(raw, limit, () => {
+          const error = new RoamError(
+            "timeout",
+            `${contract.name} did not finish within ${limit} ms`,
+            {
+              method: contract.name,
+              timeoutMs: limit,
+            },
+          );
+          controller.abort(error);
+          return error;
+        });
+      }
       const checked = contract.result.safeParse(raw);
       if (!checked.success) {
         throw new Error(
@@ -212,7 +230,6 @@ export class Dispatcher {
       }
       return checked.data;
     } finally {
-      clearTimeout(timer);
       ctx.signal?.removeEventListener("abort", onAbort);
     }
   }

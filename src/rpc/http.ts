@@ -30,6 +30,10 @@ export interface HttpRpcOptions {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+const ANONYMOUS: AuthResult = {
+  ok: false,
+  error: new RoamError("unauthorized", "unauthorized: no token", { reason: "missing" }),
+};
 
 /**
  * A `POST /rpc` handler: JSON-RPC 2.0 over HTTP. Answers 200 with the
@@ -50,7 +54,11 @@ export function createHttpRpcHandler(
       return reply(status, { jsonrpc: "2.0", id: null, error: toErrorObject(error) });
     }
     const payload = dispatcher.parse(text);
-    const auth = authenticate(bearerToken(request));
+    const token = bearerToken(request);
+    // Public calls without a token (health checks) skip the token check entirely.
+    const auth: AuthResult = token === null && dispatcher.isPublicOnly(payload)
+      ? ANONYMOUS
+      : authenticate(token);
     if (!auth.ok && !dispatcher.isPublicOnly(payload)) {
       return reply(401, { jsonrpc: "2.0", id: null, error: toErrorObject(auth.error) }, {
         "www-authenticate": 'Bearer realm="roam"',

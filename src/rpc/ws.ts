@@ -81,10 +81,16 @@ function serveSocket(socket: WebSocket, subject: string, expiresAt: number, opti
       closers.push(fn);
     },
   };
-  const expiry = setTimeout(
-    () => socket.close(4001, "token expired"),
-    Math.max(0, expiresAt - Date.now()),
-  );
+  // A timer cannot wait more than 2^31-1 ms (about 24.8 days; longer fires at
+  // once) and tokens may live 30 days, so wait in steps.
+  let expiry: ReturnType<typeof setTimeout>;
+  const armExpiry = () => {
+    const left = expiresAt - Date.now();
+    expiry = left > MAX_TIMER_MS
+      ? setTimeout(armExpiry, MAX_TIMER_MS)
+      : setTimeout(() => socket.close(4001, "token expired"), Math.max(0, left));
+  };
+  armExpiry();
   socket.addEventListener("close", () => {
     clearTimeout(expiry);
     controller.abort(new RoamError("cancelled", "the WebSocket closed"));
@@ -96,25 +102,19 @@ function serveSocket(socket: WebSocket, subject: string, expiresAt: number, opti
     untrack?.();
   });
   socket.addEventListener("message", async (event) => {
-    const text = typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data);
-    if (text.length > options.maxMessageBytes) {
+    if (messageBytes(event.data, options.maxMessageBytes) > options.maxMessageBytes) {
       socket.close(1009, `message over ${options.maxMessageBytes} bytes`);
       return;
     }
+    const text = typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data);
     if (inFlight >= options.maxInFlight) {
-      send(socket, {
-        jsonrpc: "2.0",
-        id: null,
-        error: toErrorObject(
-          new RoamError(
-            "queue_full",
-            `more than ${options.maxInFlight} calls in flight on this socket; wait for replies`,
-            {
-              limit: options.maxInFlight,
-            },
-          ),
-        ),
-      });
+      const error = new RoamError(
+        "queue_full",
+        `more than ${options.maxInFlight} calls in flight on this socket; wait for replies`,
+        { limit: options.maxInFlight },
+      );
+      const refused = options.dispatcher.refuse(options.dispatcher.parse(text), error);
+      if (refused !== undefined) send(socket, refused);
       return;
     }
     inFlight++;
@@ -129,6 +129,16 @@ function serveSocket(socket: WebSocket, subject: string, expiresAt: number, opti
       inFlight--;
     }
   });
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The UTF-8 size of a message, without encoding it when its length settles the question. */
+function messageBytes(data: string | ArrayBuffer | Blob, limit: number): number {
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (data instanceof Blob) return data.size;
+  if (data.length * 3 <= limit) return data.length; // a UTF-16 unit is at most 3 UTF-8 bytes
+  return new TextEncoder().encode(data).byteLength;
 }
 
 function send(socket: WebSocket, body: unknown) {
