@@ -126,3 +126,29 @@ Deno.test("invalid configuration is refused before anything starts", async () =>
     );
   }
 });
+
+Deno.test({
+  name: "a client that never finishes its body cannot hold up a stop past the grace period",
+  // The connection the client holds open is closed by the test after the stop;
+  // Deno's server finishes that connection's op a moment later, outside the test.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const t = await startTestHost({ limits: { bodyTimeoutMs: 50 }, shutdownGraceMs: 200 });
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: t.host.port });
+    try {
+      await conn.write(new TextEncoder().encode(
+        "POST /rpc HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" +
+          "transfer-encoding: chunked\r\n\r\n1\r\n{\r\n",
+      ));
+      const reply = new Uint8Array(4096);
+      const n = await conn.read(reply);
+      assert.match(new TextDecoder().decode(reply.subarray(0, n ?? 0)), /^HTTP\/1\.1 408/);
+      const started = performance.now();
+      await t.dispose();
+      assert.ok(performance.now() - started < 2_000, "stop waited past its grace period");
+    } finally {
+      conn.close();
+    }
+  },
+});

@@ -57,6 +57,8 @@ export const HostConfigSchema = z.object({
   secretFile: z.string().min(1).optional(),
   /** How often `--bind auto` looks for changed addresses. */
   rebindIntervalMs: z.number().int().min(10).default(5_000),
+  /** How long a stop waits for calls in progress before it gives up on them. */
+  shutdownGraceMs: z.number().int().min(0).default(5_000),
   /** Most events the log keeps. */
   eventRetain: z.number().int().min(10).max(10_000_000).default(10_000),
   /** Limits on requests. */

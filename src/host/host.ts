@@ -250,7 +250,12 @@ export async function startHost(
       await rebinding;
       events.append("host.stopped", { reason }, id);
       for (const socket of sockets) socket.close(1001, "host shutting down");
-      await listeners.close();
+      const draining = await listeners.close(config.shutdownGraceMs);
+      if (draining) {
+        log(
+          `roam: connections still open after ${config.shutdownGraceMs} ms; stopping without them`,
+        );
+      }
       await removeRuntimeInfo(config.dataDir);
       db.close();
       log(`roam: host "${config.name}" stopped (${reason})`);

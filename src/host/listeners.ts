@@ -49,7 +49,7 @@ export class ListenerSet {
         change.added.push(address);
       } catch (error) {
         if (strict) {
-          await this.close();
+          await this.close(0);
           throw error;
         }
         change.failed.push({ address, message: (error as Error).message });
@@ -70,11 +70,24 @@ export class ListenerSet {
     return change;
   }
 
-  /** Stop every listener, letting calls in progress finish. */
-  async close(): Promise<void> {
+  /**
+   * Stop every listener, letting calls in progress finish for up to
+   * `graceMs`. Returns how many listeners were still draining when the grace
+   * ran out (a client that never finishes sending its body keeps its
+   * connection open; the process exiting closes it).
+   */
+  async close(graceMs = 5_000): Promise<number> {
     const servers = [...this.#servers.values()];
     this.#servers.clear();
-    await Promise.all(servers.map((s) => s.shutdown()));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = { n: 0 };
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
+    await Promise.race([
+      Promise.all(servers.map((s) => s.shutdown())),
+      grace.then(() => late.n = servers.length),
+    ]);
+    clearTimeout(timer);
+    return late.n;
   }
 
   #listen(address: string): Deno.HttpServer<Deno.NetAddr> {
