@@ -54,6 +54,12 @@ export const ERROR_CODES = {
   unsupported: -32015,
   /** A value could not be serialized to JSON. */
   serialization: -32016,
+  /** An agent has no handler for a message of that kind. */
+  not_handled: -32017,
+  /** An agent's handler threw; `data` says what it threw. */
+  agent_error: -32018,
+  /** The agent is asleep and does not take messages now. */
+  inactive: -32019,
 } as const;
 
 /** One of roam's stable error codes. */

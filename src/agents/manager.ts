@@ -1,0 +1,705 @@
+import { join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import { RoamError } from "../errors/mod.ts";
+import type { EventLog } from "../store/mod.ts";
+import { assertNoCodeLoading } from "./code_check.ts";
+import { AgentInstance, crashed, type InstanceHost, toWire } from "./instance.ts";
+import { DEFAULT_PRIORITY, type Letter, UNQUEUED } from "./mailbox.ts";
+import type { StartMode, WireError } from "./protocol.ts";
+import { type AgentRecord, AgentRecords, DEFAULT_POLICY, type Policy } from "./records.ts";
+import { RunnerPool } from "./sandbox.ts";
+import type { Message } from "./sdk/mod.ts";
+
+/** A plugin as the agent runtime needs it. */
+export interface AgentPlugin {
+  name: string;
+  version: string;
+  sha256: string;
+  manifest: {
+    permissions?: Partial<Record<"read" | "write" | "net" | "env", string[]>>;
+    resources?: { memoryMb?: number };
+    isolation?: "process" | "shared";
+  };
+}
+
+/** Where the agent runtime gets plugins, their code and their permissions. */
+export interface PluginSource {
+  /** The installed plugin (the newest version when none is given). */
+  get(name: string, version?: string): AgentPlugin | undefined;
+  /** Its bundle, checked against its sha256. */
+  readCode(plugin: AgentPlugin): Promise<string>;
+  /** The worker permissions of an agent of this plugin, with its own directories added. */
+  permissionsFor(
+    plugin: AgentPlugin,
+    own: { read: string[]; write: string[] },
+  ): Deno.PermissionOptionsObject;
+}
+
+/** Handles `ctx.services.*` and `ctx.storage.*` requests, and learns when agents leave. */
+export interface AgentServices {
+  /** Serve a request from an agent. */
+  request(
+    agent: { id: string; plugin: string },
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<unknown>;
+  /** An agent left this host (disposed, deactivated, crashed, moved). */
+  left(agentId: string): void;
+}
+
+/** Options for {@linkcode AgentManager}. */
+export interface AgentManagerOptions {
+  db: DatabaseSync;
+  events: EventLog;
+  plugins: PluginSource;
+  dataDir: string;
+  host: { id: string; name: string };
+  log: (line: string) => void;
+  /** Services and storage; optional until they are wired. */
+  services?: AgentServices;
+  /** Most messages waiting per agent. Default 1024. */
+  mailboxCapacity?: number;
+  /** Time limit of a message that sets none. Default 30 s. */
+  messageTimeoutMs?: number;
+  /** Time limit of start-up and lifecycle hooks. Default 10 s. */
+  hookTimeoutMs?: number;
+  /** Heap budget of an agent whose plugin names none, in MB. Default 256. */
+  defaultMemoryMb?: number;
+  /** Keep a runner process started ahead of need. Default true. */
+  warmRunner?: boolean;
+}
+
+/** What `send` did with a message. */
+export type SendOutcome =
+  | { status: "replied"; reply: unknown }
+  | { status: "accepted" }
+  | { status: "queued"; position: number };
+
+/** Options of one message. */
+export interface SendRequest {
+  id: string;
+  kind: string;
+  args?: unknown;
+  priority?: number;
+  oneway?: boolean;
+  timeoutMs?: number;
+  from?: string | null;
+}
+
+/** An agent as `agent.list` and `agent.get` describe it. */
+export interface AgentSummary {
+  id: string;
+  plugin: string;
+  version: string;
+  status: "active" | "inactive" | "crashed";
+  queued: number;
+  mailbox: number;
+  reason: string | null;
+  activateAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  state?: unknown;
+}
+
+const QUEUED = Symbol("queued");
+
+/**
+ * The agents of one host: creating them in sandboxed workers, their
+ * mailboxes, sleep and wake with durable records, crash containment and
+ * restart from the last good state.
+ */
+export class AgentManager implements InstanceHost {
+  readonly #o: Required<Omit<AgentManagerOptions, "services">> & { services?: AgentServices };
+  readonly #records: AgentRecords;
+  readonly #active = new Map<string, { instance: AgentInstance; plugin: AgentPlugin }>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #dirty = new Set<string>();
+  readonly #pool: RunnerPool;
+  #flushTimer: ReturnType<typeof setInterval> | undefined;
+  #wakeTimer: ReturnType<typeof setInterval> | undefined;
+  #stopping = false;
+
+  /** Make the manager; call {@linkcode AgentManager.start} to restore agents. */
+  constructor(options: AgentManagerOptions) {
+    this.#o = {
+      mailboxCapacity: 1024,
+      messageTimeoutMs: 30_000,
+      hookTimeoutMs: 10_000,
+      defaultMemoryMb: 256,
+      warmRunner: true,
+      ...options,
+    };
+    this.#records = new AgentRecords(options.db);
+    this.#pool = new RunnerPool({
+      log: options.log,
+      warm: this.#o.warmRunner,
+      defaultHeapMb: this.#o.defaultMemoryMb,
+    });
+  }
+
+  /** The root of agents' scratch directories. */
+  get scratchRoot(): string {
+    return join(this.#o.dataDir, "agents", "scratch");
+  }
+
+  /** Wipe scratch space, restore agents that were running (or asked to wake at start), and start the wake scheduler. */
+  async start(): Promise<void> {
+    await Deno.remove(this.scratchRoot, { recursive: true }).catch(() => {});
+    await Deno.mkdir(this.scratchRoot, { recursive: true });
+    this.#pool.warmUp();
+    const restore = this.#records.list().filter((r) =>
+      r.status === "active" || (r.status === "inactive" && r.activateOnStartup)
+    );
+    for (const record of restore) {
+      try {
+        await this.#wake(record, record.status === "active" ? "recovered" : "startup");
+      } catch (error) {
+        this.#o.log(`roam: could not restore agent ${record.id}: ${(error as Error).message}`);
+      }
+    }
+    this.#flushTimer = setInterval(() => this.#flush(), 500);
+    this.#wakeTimer = setInterval(() => this.#wakeDue(), 250);
+  }
+
+  /** Put every active agent to sleep (they wake at the next start), then stop every runner. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#flushTimer);
+    clearInterval(this.#wakeTimer);
+    await Promise.all(
+      [...this.#active.keys()].map((id) =>
+        this.deactivate(id, {}, { reason: "shutdown", activateOnStartup: true }).catch((error) => {
+          // The record keeps the last good state as 'active', so the agent is restored at the next start.
+          this.#o.log(`roam: agent ${id} did not go to sleep cleanly: ${(error as Error).message}`);
+        })
+      ),
+    );
+    this.#flush();
+    await this.#pool.close();
+  }
+
+  /** Create an agent of an installed plugin; resolves once its start-up hooks ran. */
+  async create(
+    params: { plugin: string; version?: string; state?: unknown; init?: unknown },
+  ): Promise<string> {
+    const plugin = this.#plugin(params.plugin, params.version);
+    const id = crypto.randomUUID();
+    return await this.#locked(id, async () => {
+      const instance = await this.#startInstance(id, plugin, "create", params.state ?? null, {
+        init: params.init,
+      });
+      this.#records.put({
+        id,
+        plugin: plugin.name,
+        version: plugin.version,
+        sha256: plugin.sha256,
+        status: "active",
+        state: instance.state,
+        policy: DEFAULT_POLICY,
+        activateAt: null,
+        activateOnStartup: false,
+        reason: null,
+      });
+      this.#o.events.append("agent.created", { plugin: plugin.name, version: plugin.version }, id);
+      return id;
+    });
+  }
+
+  /** Deliver a message: to the running agent, or by the sleeping agent's policy. */
+  async send(request: SendRequest): Promise<SendOutcome> {
+    const message: Message = {
+      kind: request.kind,
+      args: request.args ?? null,
+      from: request.from ?? null,
+      priority: request.priority ?? DEFAULT_PRIORITY,
+      id: crypto.randomUUID(),
+    };
+    let entry = this.#active.get(request.id);
+    if (!entry) {
+      const record = this.#records.get(request.id);
+      if (!record) throw notFound(request.id);
+      if (record.status === "crashed") throw crashed(record.id, record.reason ?? "unknown");
+      if (!record.policy.activateOnMessage) {
+        if (!record.policy.queueWhenInactive) {
+          throw new RoamError(
+            "inactive",
+            `agent ${record.id} is asleep and takes no messages now; activate it with 'roam agent activate ${record.id}'`,
+            { id: record.id },
+          );
+        }
+        const position = this.#records.enqueue(record.id, message);
+        this.#o.events.append("agent.message_queued", { kind: message.kind, position }, record.id);
+        return { status: "queued", position };
+      }
+      await this.activate(record.id);
+      entry = this.#active.get(request.id);
+      if (!entry) throw notFound(request.id);
+    }
+    const timeoutMs = request.timeoutMs ?? this.#o.messageTimeoutMs;
+    const reply = entry.instance.mailbox.send(message, timeoutMs).then((value) => {
+      this.#dirty.add(request.id);
+      return value;
+    });
+    if (request.oneway) {
+      reply.catch((error) =>
+        this.#o.log(`roam: one-way message to ${request.id} failed: ${(error as Error).message}`)
+      );
+      return { status: "accepted" };
+    }
+    const value = await reply;
+    if (value === QUEUED) return { status: "queued", position: this.#records.queued(request.id) };
+    return { status: "replied", reply: value };
+  }
+
+  /** Send a message to every active agent (optionally of one plugin, and not to `except`); collect the replies. */
+  async multicast(
+    params: { kind: string; args?: unknown; plugin?: string; timeoutMs?: number; except?: string },
+  ): Promise<{ agentId: string; ok: boolean; value?: unknown; error?: WireError }[]> {
+    const targets = [...this.#active.entries()].filter(([id, e]) =>
+      id !== params.except && (!params.plugin || e.plugin.name === params.plugin)
+    );
+    return await Promise.all(targets.map(async ([id]) => {
+      try {
+        const outcome = await this.send({
+          id,
+          kind: params.kind,
+          args: params.args,
+          timeoutMs: params.timeoutMs,
+          from: params.except ?? null,
+        });
+        return {
+          agentId: id,
+          ok: true,
+          value: outcome.status === "replied" ? outcome.reply : null,
+        };
+      } catch (error) {
+        return { agentId: id, ok: false, error: toWire(error) };
+      }
+    }));
+  }
+
+  /** Every agent of this host. */
+  list(): AgentSummary[] {
+    return this.#records.list().map((r) => this.#summary(r, false));
+  }
+
+  /** One agent, optionally with its state. */
+  get(id: string, withState = false): AgentSummary {
+    const record = this.#records.get(id);
+    if (!record) throw notFound(id);
+    return this.#summary(record, withState);
+  }
+
+  /** Put an agent to sleep: `onDeactivating`, then a durable record with its state, policy and waiting messages. */
+  async deactivate(
+    id: string,
+    policy: Partial<Policy> & { activateAt?: number | null } = {},
+    options: { reason?: string; activateOnStartup?: boolean } = {},
+  ): Promise<void> {
+    await this.#locked(id, async () => {
+      const entry = this.#active.get(id);
+      if (!entry) {
+        const record = this.#records.get(id);
+        if (!record) throw notFound(id);
+        if (record.status === "inactive") return;
+        throw crashed(id, record.reason ?? "unknown");
+      }
+      const { instance } = entry;
+      instance.mailbox.pause();
+      await instance.mailbox.idle();
+      const state = await instance.hook("onDeactivating", null, this.#o.hookTimeoutMs);
+      const record = this.#records.get(id)!;
+      const waiting = instance.mailbox.drain();
+      this.#records.put({
+        ...record,
+        status: "inactive",
+        state,
+        policy: {
+          activateOnMessage: policy.activateOnMessage ?? DEFAULT_POLICY.activateOnMessage,
+          queueWhenInactive: policy.queueWhenInactive ?? DEFAULT_POLICY.queueWhenInactive,
+        },
+        activateAt: policy.activateAt ?? null,
+        activateOnStartup: options.activateOnStartup ?? false,
+        reason: options.reason ?? "deactivated",
+      });
+      // Messages that were still waiting are kept for the wake-up, in order.
+      for (const letter of waiting) this.#keep(id, letter);
+      this.#dirty.delete(id);
+      await this.#retire(id, entry, "deactivated");
+      this.#o.events.append("agent.deactivated", {
+        reason: options.reason ?? "deactivated",
+        queued: this.#records.queued(id),
+        activateAt: policy.activateAt ? new Date(policy.activateAt).toISOString() : null,
+      }, id);
+    });
+  }
+
+  /** Wake a sleeping agent: `onActivation`, then the messages that waited, in order. */
+  async activate(id: string): Promise<void> {
+    const record = this.#records.get(id);
+    if (!record) throw notFound(id);
+    if (record.status === "active" && this.#active.has(id)) return;
+    if (record.status === "crashed") throw crashed(id, record.reason ?? "unknown");
+    await this.#wake(record, "activated");
+  }
+
+  /** Restart a crashed agent from its last good state. */
+  async restart(id: string): Promise<void> {
+    const record = this.#records.get(id);
+    if (!record) throw notFound(id);
+    if (record.status !== "crashed") {
+      throw new RoamError(
+        "conflict",
+        `agent ${id} is ${record.status}, not crashed; only a crashed agent restarts`,
+        {
+          id,
+          status: record.status,
+        },
+      );
+    }
+    await this.#wake(record, "restarted");
+  }
+
+  /** Dispose an agent for good: `onDisposing` when it runs, then its record, queue and scratch space go. */
+  async dispose(id: string): Promise<void> {
+    await this.#locked(id, async () => {
+      const record = this.#records.get(id);
+      if (!record) throw notFound(id);
+      const entry = this.#active.get(id);
+      if (entry) {
+        entry.instance.mailbox.pause();
+        await entry.instance.mailbox.idle();
+        await entry.instance.hook("onDisposing", null, this.#o.hookTimeoutMs).catch((error) => {
+          this.#o.log(`roam: agent ${id} failed in onDisposing: ${(error as Error).message}`);
+        });
+        entry.instance.mailbox.fail(new RoamError("not_found", `agent ${id} was disposed`, { id }));
+        await this.#retire(id, entry, "disposed");
+      }
+      this.#records.delete(id);
+      this.#dirty.delete(id);
+      await Deno.remove(join(this.scratchRoot, id), { recursive: true }).catch(() => {});
+      this.#o.events.append("agent.disposed", { wasActive: entry !== undefined }, id);
+    });
+  }
+
+  /** Copy a running agent: `onCloning` on it, `onClone` on the copy (a new id, the same state), `onCloned` on it. */
+  async clone(id: string): Promise<string> {
+    const entry = this.#active.get(id);
+    if (!entry) {
+      throw this.#records.get(id)
+        ? new RoamError("inactive", `agent ${id} is not running; activate it first`, { id })
+        : notFound(id);
+    }
+    const state = await entry.instance.hook("onCloning", null, this.#o.hookTimeoutMs);
+    const cloneId = crypto.randomUUID();
+    await this.#locked(cloneId, async () => {
+      const instance = await this.#startInstance(cloneId, entry.plugin, "clone", state, {
+        origin: id,
+      });
+      this.#records.put({
+        id: cloneId,
+        plugin: entry.plugin.name,
+        version: entry.plugin.version,
+        sha256: entry.plugin.sha256,
+        status: "active",
+        state: instance.state,
+        policy: DEFAULT_POLICY,
+        activateAt: null,
+        activateOnStartup: false,
+        reason: null,
+      });
+    });
+    await entry.instance.hook("onCloned", cloneId, this.#o.hookTimeoutMs);
+    this.#o.events.append("agent.cloned", { clone: cloneId }, id);
+    return cloneId;
+  }
+
+  /** Kill an agent's runner process (tests use this to stand for an out-of-memory crash). */
+  killRunner(id: string): void {
+    this.#active.get(id)?.instance.runner.kill();
+  }
+
+  // InstanceHost ------------------------------------------------------------
+
+  /** @internal A `ctx` request from an agent. */
+  async request(
+    instance: AgentInstance,
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<unknown> {
+    const self = instance.id;
+    const plugin = this.#active.get(self)?.plugin.name ?? "";
+    switch (method) {
+      case "send": {
+        const to = String(params.to);
+        const oneway = params.oneway === true;
+        const priority = typeof params.priority === "number" ? params.priority : undefined;
+        if (to === self && !oneway && priority !== UNQUEUED) {
+          throw new RoamError(
+            "conflict",
+            "an agent cannot wait for a reply from its own mailbox (it is busy with this message); use sendOneway or priority 0",
+            {},
+          );
+        }
+        const outcome = await this.send({
+          id: to,
+          kind: String(params.kind),
+          args: params.args,
+          oneway,
+          priority,
+          timeoutMs: typeof params.timeoutMs === "number" ? params.timeoutMs : undefined,
+          from: self,
+        });
+        return outcome.status === "replied" ? outcome.reply : null;
+      }
+      case "multicast":
+        return await this.multicast({
+          kind: String(params.kind),
+          args: params.args,
+          plugin: typeof params.plugin === "string" ? params.plugin : undefined,
+          timeoutMs: typeof params.timeoutMs === "number" ? params.timeoutMs : undefined,
+          except: self,
+        });
+      case "create":
+        return await this.create({
+          plugin: String(params.plugin),
+          state: params.state,
+          init: params.init,
+        });
+      case "dispose": {
+        const target = String(params.id ?? self);
+        // Disposing itself must wait until the current message is done.
+        if (target === self) setTimeout(() => this.dispose(self).catch(() => {}), 0);
+        else await this.dispose(target);
+        return null;
+      }
+      case "deactivate":
+        setTimeout(() =>
+          this.deactivate(self, {
+            activateOnMessage: params.activateOnMessage as boolean | undefined,
+            queueWhenInactive: params.queueWhenInactive as boolean | undefined,
+            activateAt: params.activateAt as number | undefined,
+          }, { reason: "self" }).catch((error) =>
+            this.#o.log(`roam: agent ${self} could not deactivate: ${error.message}`)
+          ), 0);
+        return null;
+      case "clone":
+        return await this.clone(self);
+      case "log":
+        this.#o.log(`agent ${self}: ${String(params.message).slice(0, 2000)}`);
+        return null;
+      default:
+        if (!this.#o.services) {
+          throw new RoamError("unsupported", `${method} is not available on this host`, { method });
+        }
+        return await this.#o.services.request({ id: self, plugin }, method, params);
+    }
+  }
+
+  /** @internal An agent's worker died: keep its last good state, mark it crashed. */
+  crashed(instance: AgentInstance, reason: string): void {
+    const entry = this.#active.get(instance.id);
+    if (!entry || entry.instance !== instance) return;
+    this.#active.delete(instance.id);
+    this.#dirty.delete(instance.id);
+    const record = this.#records.get(instance.id);
+    if (record) this.#records.put({ ...record, status: "crashed", state: instance.state, reason });
+    this.#o.services?.left(instance.id);
+    this.#pool.release(instance.runner).catch(() => {});
+    this.#o.events.append("agent.crashed", { reason }, instance.id);
+    this.#o.log(`roam: agent ${instance.id} crashed: ${reason}`);
+  }
+
+  /** @internal An agent's `run()` threw. */
+  runFailed(instance: AgentInstance, error: WireError): void {
+    this.#o.events.append("agent.run_failed", { error: error.message }, instance.id);
+  }
+
+  // -------------------------------------------------------------------------
+
+  #plugin(name: string, version?: string): AgentPlugin {
+    const plugin = this.#o.plugins.get(name, version);
+    if (!plugin) {
+      throw new RoamError(
+        "not_found",
+        `no plugin ${name}${
+          version ? `@${version}` : ""
+        } is installed; install it with 'roam plugin add PATH'`,
+        { plugin: name, version },
+      );
+    }
+    return plugin;
+  }
+
+  async #startInstance(
+    id: string,
+    plugin: AgentPlugin,
+    mode: StartMode,
+    state: unknown,
+    extra: { init?: unknown; origin?: string },
+  ): Promise<AgentInstance> {
+    if (this.#stopping) throw new RoamError("unavailable", "the host is shutting down", {});
+    const code = await this.#o.plugins.readCode(plugin);
+    assertNoCodeLoading(code, plugin.name);
+    const scratchDir = join(this.scratchRoot, id);
+    const dir = join(this.#o.dataDir, "agents", "storage", plugin.name);
+    await Deno.mkdir(scratchDir, { recursive: true });
+    await Deno.mkdir(dir, { recursive: true });
+    const permissions = this.#o.plugins.permissionsFor(plugin, {
+      read: [scratchDir, dir],
+      write: [scratchDir, dir],
+    });
+    const runner = await this.#pool.acquire({
+      heapMb: plugin.manifest.resources?.memoryMb ?? this.#o.defaultMemoryMb,
+      sharedKey: plugin.manifest.isolation === "shared" ? plugin.name : undefined,
+    });
+    try {
+      const instance = await AgentInstance.start({
+        runner,
+        permissions,
+        host: this,
+        mailboxCapacity: this.#o.mailboxCapacity,
+        startTimeoutMs: this.#o.hookTimeoutMs,
+        init: {
+          op: "init",
+          code,
+          id,
+          host: this.#o.host,
+          plugin: { name: plugin.name, version: plugin.version, sha256: plugin.sha256 },
+          mode,
+          state,
+          init: extra.init,
+          origin: extra.origin,
+          storage: { scratchDir, dir },
+        },
+      });
+      this.#active.set(id, { instance, plugin });
+      return instance;
+    } catch (error) {
+      await this.#pool.release(runner);
+      throw error;
+    }
+  }
+
+  /** Start a sleeping, crashed or interrupted agent from its record, then deliver what waited for it. */
+  async #wake(
+    record: AgentRecord,
+    how: "activated" | "restarted" | "recovered" | "startup" | "scheduled",
+  ) {
+    await this.#locked(record.id, async () => {
+      if (this.#active.has(record.id)) return;
+      const plugin = this.#o.plugins.get(record.plugin, record.version);
+      if (!plugin || plugin.sha256 !== record.sha256) {
+        throw new RoamError(
+          "not_found",
+          `agent ${record.id} needs plugin ${record.plugin}@${record.version} (${
+            record.sha256.slice(0, 12)
+          }), which is not installed`,
+          { id: record.id, plugin: record.plugin, version: record.version },
+        );
+      }
+      const mode: StartMode = how === "restarted" || how === "recovered" ? "restart" : "activate";
+      const instance = await this.#startInstance(record.id, plugin, mode, record.state, {});
+      this.#records.put({
+        ...record,
+        status: "active",
+        state: instance.state,
+        activateAt: null,
+        activateOnStartup: false,
+        reason: null,
+      });
+    });
+    const delivered = await this.#drainQueue(record.id);
+    this.#o.events.append(`agent.${how}`, { queuedDelivered: delivered }, record.id);
+  }
+
+  /** Deliver queued messages in order, each removed only after its handler finished. */
+  async #drainQueue(id: string): Promise<number> {
+    let delivered = 0;
+    while (true) {
+      const batch = this.#records.peek(id, 100);
+      if (batch.length === 0) return delivered;
+      for (const { seq, message } of batch) {
+        const entry = this.#active.get(id);
+        if (!entry) return delivered; // it went back to sleep or crashed: the rest keep waiting
+        try {
+          await entry.instance.mailbox.send(message, this.#o.messageTimeoutMs);
+        } catch (error) {
+          if (!this.#active.has(id)) return delivered;
+          this.#o.events.append("agent.message_failed", {
+            kind: message.kind,
+            error: (error as Error).message,
+          }, id);
+        }
+        this.#records.remove(seq);
+        this.#dirty.add(id);
+        delivered++;
+      }
+    }
+  }
+
+  #keep(id: string, letter: Letter) {
+    this.#records.enqueue(id, letter.message);
+    letter.resolve(QUEUED);
+  }
+
+  async #retire(id: string, entry: { instance: AgentInstance }, reason: string) {
+    this.#active.delete(id);
+    entry.instance.kill(reason);
+    this.#o.services?.left(id);
+    await this.#pool.release(entry.instance.runner);
+  }
+
+  #flush() {
+    for (const id of this.#dirty) {
+      const entry = this.#active.get(id);
+      if (entry) this.#records.saveState(id, entry.instance.state);
+    }
+    this.#dirty.clear();
+  }
+
+  #wakeDue() {
+    for (const id of this.#records.due(Date.now())) {
+      const record = this.#records.get(id);
+      if (record) {
+        this.#wake(record, "scheduled").catch((error) =>
+          this.#o.log(`roam: agent ${id} could not wake: ${error.message}`)
+        );
+      }
+    }
+  }
+
+  #summary(record: AgentRecord, withState: boolean): AgentSummary {
+    const entry = this.#active.get(record.id);
+    return {
+      id: record.id,
+      plugin: record.plugin,
+      version: record.version,
+      status: record.status,
+      queued: this.#records.queued(record.id),
+      mailbox: entry?.instance.mailbox.size ?? 0,
+      reason: record.reason,
+      activateAt: record.activateAt ? new Date(record.activateAt).toISOString() : null,
+      createdAt: new Date(record.createdAt).toISOString(),
+      updatedAt: new Date(record.updatedAt).toISOString(),
+      ...(withState ? { state: entry ? entry.instance.state : record.state } : {}),
+    };
+  }
+
+  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(fn);
+    this.#locks.set(id, run);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(id) === run) this.#locks.delete(id);
+    }
+  }
+}
+
+function notFound(id: string): RoamError {
+  return new RoamError("not_found", `no agent ${id} on this host; 'roam agent ls' lists them`, {
+    id,
+  });
+}

@@ -1,0 +1,148 @@
+import type { ReplySet } from "./reply_set.ts";
+
+/** A message as an agent's `handleMessage` receives it. */
+export interface Message {
+  /** What is asked, like `"echo"`. */
+  kind: string;
+  /** Its arguments (plain JSON data). */
+  args: unknown;
+  /** The sending agent's id, or null when it came from outside (RPC, CLI). */
+  from: string | null;
+  /** Higher runs first; 0 bypasses the queue. */
+  priority: number;
+  /** Unique id of this message. */
+  id: string;
+}
+
+/** Options for sending a message. */
+export interface SendOptions {
+  /** 1 (lowest) to 10 (highest), default 5; 0 bypasses the queue (it may run beside another handler). */
+  priority?: number;
+  /** How long the handler may take, in ms. */
+  timeoutMs?: number;
+}
+
+/** A reply that will arrive later; from {@linkcode AgentContext.sendFuture}. */
+export interface FutureReply<T = unknown> {
+  /** Whether the reply (or its error) has arrived. */
+  readonly isAvailable: boolean;
+  /** Wait for the reply. */
+  get(): Promise<T>;
+}
+
+/** A service record: an agent that offers named operations. */
+export interface ServiceRecord {
+  /** Service name, like `"thumbnails"`. */
+  name: string;
+  /** The agent that serves it. */
+  agentId: string;
+  /** What it can do (operation names). */
+  capabilities: string[];
+  /** Contract version. */
+  version: string;
+  /** When the advertisement lapses (ISO time), or null for never. */
+  expiresAt: string | null;
+  /** Free-form facts. */
+  metadata: Record<string, unknown>;
+}
+
+/** Advertise and find services. */
+export interface ServicesApi {
+  /** Offer a service from this agent; it lapses after `ttlMs` unless advertised again, and when the agent leaves. */
+  advertise(
+    service: {
+      name: string;
+      capabilities?: string[];
+      version?: string;
+      ttlMs?: number;
+      metadata?: Record<string, unknown>;
+    },
+  ): Promise<ServiceRecord>;
+  /** Stop offering a service. */
+  withdraw(name: string): Promise<void>;
+  /** Find services by name and/or capability. */
+  lookup(query: { name?: string; capability?: string }): Promise<ServiceRecord[]>;
+  /** Call an operation of the first service that matches. */
+  call(name: string, operation: string, args?: unknown, options?: SendOptions): Promise<unknown>;
+}
+
+/** Files that belong to this agent or its plugin. */
+export interface StorageApi {
+  /** A directory for this agent only, wiped when the host starts. */
+  readonly scratchDir: string;
+  /** A directory shared by every agent of this plugin, kept across restarts, under a quota. */
+  readonly dir: string;
+  /** Store a value under a key in the plugin's storage (counted against the quota). */
+  put(key: string, value: string | Uint8Array): Promise<void>;
+  /** Read a stored value, or null. */
+  get(key: string): Promise<Uint8Array | null>;
+  /** Remove a stored value. */
+  delete(key: string): Promise<void>;
+  /** The stored keys. */
+  list(): Promise<string[]>;
+}
+
+/** Messages this agent sends itself later (through its own mailbox). */
+export interface TimersApi {
+  /** Deliver `kind` to this agent once, after `ms`. Returns a timer id. */
+  after(ms: number, kind: string, args?: unknown): number;
+  /** Deliver `kind` to this agent every `ms`. Returns a timer id. */
+  every(ms: number, kind: string, args?: unknown): number;
+  /** Stop a timer. */
+  cancel(id: number): void;
+}
+
+/** Policy for a deactivated agent. */
+export interface DeactivationPolicy {
+  /** Wake when a message arrives. Default true. */
+  activateOnMessage?: boolean;
+  /** Keep messages while asleep (when not waking on them). Default true. */
+  queueWhenInactive?: boolean;
+  /** Wake at this time (ms since the epoch). */
+  activateAt?: number;
+}
+
+/** What an agent can do, given to it by the host as `this.ctx`. */
+export interface AgentContext {
+  /** This agent's id. */
+  readonly id: string;
+  /** The host it runs on. */
+  readonly host: { id: string; name: string };
+  /** Its plugin. */
+  readonly plugin: { name: string; version: string };
+  /** Send a message and wait for the reply. */
+  send(to: string, kind: string, args?: unknown, options?: SendOptions): Promise<unknown>;
+  /** Send a message without waiting for its handling. */
+  sendOneway(to: string, kind: string, args?: unknown, options?: SendOptions): Promise<void>;
+  /** Send a message now and collect the reply later. */
+  sendFuture<T = unknown>(
+    to: string,
+    kind: string,
+    args?: unknown,
+    options?: SendOptions,
+  ): FutureReply<T>;
+  /** Send a message to every other active agent of this host (optionally of one plugin) and collect their replies. */
+  multicast(
+    kind: string,
+    args?: unknown,
+    options?: { plugin?: string; timeoutMs?: number },
+  ): Promise<ReplySet>;
+  /** Create another agent on this host; returns its id. */
+  create(plugin: string, options?: { state?: unknown; init?: unknown }): Promise<string>;
+  /** Dispose an agent (this one when no id is given). */
+  dispose(id?: string): Promise<void>;
+  /** Put this agent to sleep after the current message. */
+  deactivate(policy?: DeactivationPolicy): Promise<void>;
+  /** Copy this agent (a new id, the same state); returns the clone's id. */
+  clone(): Promise<string>;
+  /** Services. */
+  readonly services: ServicesApi;
+  /** Storage. */
+  readonly storage: StorageApi;
+  /** Timers. */
+  readonly timers: TimersApi;
+  /** Write a line to the host's log, tagged with this agent. */
+  log(...parts: unknown[]): void;
+}
+
+export type { ReplySet };

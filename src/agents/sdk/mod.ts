@@ -1,0 +1,21 @@
+/**
+ * The agent SDK: what an agent plugin imports (as `@roam/agent`). It runs
+ * inside the agent's worker; nothing here touches the host.
+ *
+ * @module
+ */
+export { Agent, type StateSchema } from "./agent.ts";
+export type {
+  AgentContext,
+  DeactivationPolicy,
+  FutureReply,
+  Message,
+  SendOptions,
+  ServiceRecord,
+  ServicesApi,
+  StorageApi,
+  TimersApi,
+} from "./context.ts";
+export { AgentError, type AgentErrorCode, NotHandled } from "./errors.ts";
+export { type Reply, ReplySet } from "./reply_set.ts";
+export { assertJsonSafe, MAX_STATE_DEPTH, SerializationError } from "./snapshot.ts";
