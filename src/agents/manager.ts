@@ -146,7 +146,6 @@ export class AgentManager implements InstanceHost {
   async start(): Promise<void> {
     await Deno.remove(this.scratchRoot, { recursive: true }).catch(() => {});
     await Deno.mkdir(this.scratchRoot, { recursive: true });
-    this.#pool.warmUp();
     const restore = this.#records.list().filter((r) =>
       r.status === "active" || (r.status === "inactive" && r.activateOnStartup)
     );

@@ -232,6 +232,8 @@ export class RunnerPool {
       this.warmUp();
     } else {
       runner = this.#start(opts.heapMb);
+      // The first agent pays for a cold start; later ones find a runner waiting.
+      if (opts.heapMb === this.#options.defaultHeapMb) this.warmUp();
     }
     await runner.ready();
     return runner;

@@ -9,6 +9,26 @@ import type { z } from "zod";
 import { hostHealth, hostInfo } from "./host.ts";
 import { eventsSince, eventsSubscribe, eventsUnsubscribe } from "./events.ts";
 import { rpcDiscover } from "./discover.ts";
+import {
+  agentActivate,
+  agentClone,
+  agentCreate,
+  agentDeactivate,
+  agentDispose,
+  agentGet,
+  agentList,
+  agentMulticast,
+  agentRestart,
+  agentSend,
+} from "./agents.ts";
+import {
+  pluginAdd,
+  pluginGrant,
+  pluginInfo,
+  pluginList,
+  pluginRemove,
+  pluginRevoke,
+} from "./plugins.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -21,6 +41,31 @@ export {
   type RoamEvent,
 } from "./events.ts";
 export { MethodDescriptionSchema, rpcDiscover } from "./discover.ts";
+export {
+  MAX_PLUGIN_CODE_CHARS,
+  PermissionListsSchema,
+  pluginAdd,
+  pluginGrant,
+  pluginInfo,
+  pluginList,
+  pluginRemove,
+  pluginRevoke,
+  PluginSummarySchema,
+} from "./plugins.ts";
+
+export {
+  agentActivate,
+  agentClone,
+  agentCreate,
+  agentDeactivate,
+  agentDispose,
+  agentGet,
+  agentList,
+  agentMulticast,
+  agentRestart,
+  agentSend,
+  AgentSummarySchema,
+} from "./agents.ts";
 
 /** The contracts by name, as a type. */
 export type Api = {
@@ -30,6 +75,22 @@ export type Api = {
   "events.subscribe": typeof eventsSubscribe;
   "events.unsubscribe": typeof eventsUnsubscribe;
   "rpc.discover": typeof rpcDiscover;
+  "plugin.add": typeof pluginAdd;
+  "plugin.list": typeof pluginList;
+  "plugin.info": typeof pluginInfo;
+  "plugin.grant": typeof pluginGrant;
+  "plugin.revoke": typeof pluginRevoke;
+  "plugin.remove": typeof pluginRemove;
+  "agent.create": typeof agentCreate;
+  "agent.send": typeof agentSend;
+  "agent.list": typeof agentList;
+  "agent.get": typeof agentGet;
+  "agent.deactivate": typeof agentDeactivate;
+  "agent.activate": typeof agentActivate;
+  "agent.dispose": typeof agentDispose;
+  "agent.restart": typeof agentRestart;
+  "agent.clone": typeof agentClone;
+  "agent.multicast": typeof agentMulticast;
 };
 
 /** Every method contract, keyed by method name. */
@@ -40,6 +101,22 @@ export const API: Api = {
   "events.subscribe": eventsSubscribe,
   "events.unsubscribe": eventsUnsubscribe,
   "rpc.discover": rpcDiscover,
+  "plugin.add": pluginAdd,
+  "plugin.list": pluginList,
+  "plugin.info": pluginInfo,
+  "plugin.grant": pluginGrant,
+  "plugin.revoke": pluginRevoke,
+  "plugin.remove": pluginRemove,
+  "agent.create": agentCreate,
+  "agent.send": agentSend,
+  "agent.list": agentList,
+  "agent.get": agentGet,
+  "agent.deactivate": agentDeactivate,
+  "agent.activate": agentActivate,
+  "agent.dispose": agentDispose,
+  "agent.restart": agentRestart,
+  "agent.clone": agentClone,
+  "agent.multicast": agentMulticast,
 };
 
 /** The name of a method roam serves. */

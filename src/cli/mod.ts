@@ -6,8 +6,10 @@
 import { Command, CommanderError } from "commander";
 import { RoamError } from "../errors/mod.ts";
 import { ROAM_VERSION } from "../version.ts";
+import { agentCommand } from "./commands/agent.ts";
 import { eventsCommand } from "./commands/events.ts";
 import { hostCommand } from "./commands/host.ts";
+import { pluginCommand } from "./commands/plugin.ts";
 import { rpcCommand } from "./commands/rpc.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
@@ -61,6 +63,8 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   statusCommand(program, ctx);
   eventsCommand(program, ctx);
   tokenCommand(program, ctx);
+  pluginCommand(program, ctx);
+  agentCommand(program, ctx);
   rpcCommand(program, ctx);
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();

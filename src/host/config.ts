@@ -12,8 +12,11 @@ const BindEntry = z.string().min(1).refine(
 
 /** Limits that protect a host from slow, huge or too many requests. */
 export const LimitsSchema = z.object({
-  /** Largest HTTP request body. */
-  maxRequestBytes: z.number().int().min(1024).default(1024 * 1024),
+  /**
+   * Largest HTTP request body: room for `plugin.add` with an 8 MiB bundle
+   * after JSON escaping (about 7% on typical code) and its manifest.
+   */
+  maxRequestBytes: z.number().int().min(1024).default(10 * 1024 * 1024),
   /** Longest time a request body may take to arrive. */
   bodyTimeoutMs: z.number().int().min(1).default(10_000),
   /** Time limit of a call whose method sets none. */
@@ -61,6 +64,17 @@ export const HostConfigSchema = z.object({
   shutdownGraceMs: z.number().int().min(0).default(5_000),
   /** Most events the log keeps. */
   eventRetain: z.number().int().min(10).max(10_000_000).default(10_000),
+  /** The agent runtime. */
+  agents: z.object({
+    /** Keep one runner process started ahead of need, so creating an agent only waits for its worker. */
+    warmRunner: z.boolean().default(true),
+    /** Heap budget of an agent whose plugin names none, in MB. */
+    memoryMb: z.number().int().min(16).max(65536).default(256),
+    /** Time limit of a message that sets none. */
+    messageTimeoutMs: z.number().int().min(1).default(30_000),
+    /** Most messages waiting in one agent's mailbox. */
+    mailboxCapacity: z.number().int().min(1).max(1_000_000).default(1024),
+  }).default({ warmRunner: true, memoryMb: 256, messageTimeoutMs: 30_000, mailboxCapacity: 1024 }),
   /** Limits on requests. */
   limits: LimitsSchema.default(LimitsSchema.parse({})),
 });

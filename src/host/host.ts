@@ -22,6 +22,8 @@ import {
 import { type HostConfig, type HostConfigInput, resolveHostConfig } from "./config.ts";
 import { ListenerSet } from "./listeners.ts";
 import { hostMethods } from "./methods.ts";
+import { pluginMethods, PluginStore } from "../plugins/mod.ts";
+import { AgentManager, agentMethods, pluginSource } from "../agents/mod.ts";
 import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
 
 /** Options for {@linkcode startHost} that are not configuration. */
@@ -126,6 +128,23 @@ export async function startHost(
     methods: () => dispatcher.methods,
     maxSubscriptions: config.limits.wsMaxSubscriptions,
   });
+  // plugins: installed agent plugins (DATA_DIR/plugins) and the operator's grants.
+  const plugins = new PluginStore({ db, dataDir: config.dataDir, events });
+  methods.push(...pluginMethods(plugins));
+  // agents: each in a permission-scoped worker inside a runner process with a heap budget.
+  const agents = new AgentManager({
+    db,
+    events,
+    plugins: pluginSource(plugins, config.dataDir),
+    dataDir: config.dataDir,
+    host: { id, name: config.name },
+    log,
+    warmRunner: config.agents.warmRunner,
+    defaultMemoryMb: config.agents.memoryMb,
+    messageTimeoutMs: config.agents.messageTimeoutMs,
+    mailboxCapacity: config.agents.mailboxCapacity,
+  });
+  methods.push(...agentMethods(agents));
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
@@ -206,6 +225,14 @@ export async function startHost(
     starts,
     tags: config.tags,
   }, id);
+  try {
+    await agents.start();
+  } catch (error) {
+    await listeners.close(0);
+    await removeRuntimeInfo(config.dataDir);
+    db.close();
+    throw error;
+  }
   log(
     `roam: host "${config.name}" listening on ${
       currentUrls().join(", ")

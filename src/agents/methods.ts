@@ -1,0 +1,51 @@
+import {
+  agentActivate,
+  agentClone,
+  agentCreate,
+  agentDeactivate,
+  agentDispose,
+  agentGet,
+  agentList,
+  agentMulticast,
+  agentRestart,
+  agentSend,
+} from "../api/mod.ts";
+import { implement, type MethodImpl } from "../rpc/mod.ts";
+import type { AgentManager } from "./manager.ts";
+
+/** The `agent.*` RPC methods over a manager. */
+export function agentMethods(agents: AgentManager): MethodImpl[] {
+  return [
+    implement(agentCreate, async (p) => ({ id: await agents.create(p) })),
+    implement(agentSend, (p) => agents.send(p)),
+    implement(agentList, (p) => ({
+      agents: agents.list().filter((a) =>
+        (!p.plugin || a.plugin === p.plugin) && (!p.status || a.status === p.status)
+      ),
+    })),
+    implement(agentGet, (p) => agents.get(p.id, p.withState)),
+    implement(agentDeactivate, async (p) => {
+      const activateAt = typeof p.activateAt === "string" ? Date.parse(p.activateAt) : p.activateAt;
+      await agents.deactivate(p.id, {
+        activateOnMessage: p.activateOnMessage,
+        queueWhenInactive: p.queueWhenInactive,
+        activateAt,
+      });
+      return { ok: true as const };
+    }),
+    implement(agentActivate, async (p) => {
+      await agents.activate(p.id);
+      return { ok: true as const };
+    }),
+    implement(agentDispose, async (p) => {
+      await agents.dispose(p.id);
+      return { ok: true as const };
+    }),
+    implement(agentRestart, async (p) => {
+      await agents.restart(p.id);
+      return { ok: true as const };
+    }),
+    implement(agentClone, async (p) => ({ id: await agents.clone(p.id) })),
+    implement(agentMulticast, async (p) => ({ replies: await agents.multicast(p) })),
+  ];
+}

@@ -1,0 +1,26 @@
+/**
+ * Agents: plugins that run in permission-scoped workers inside runner
+ * processes with a heap budget, with mailboxes, durable sleep and wake,
+ * cloning, crash containment and restart from the last good state.
+ *
+ * The SDK that agent code imports is `./sdk/mod.ts` (`@roam/agent`).
+ *
+ * @module
+ */
+export {
+  AgentManager,
+  type AgentManagerOptions,
+  type AgentPlugin,
+  type AgentServices,
+  type AgentSummary,
+  type PluginSource,
+  type SendOutcome,
+  type SendRequest,
+} from "./manager.ts";
+export { agentMethods } from "./methods.ts";
+export { pluginSource } from "./plugin_source.ts";
+export { assertNoCodeLoading } from "./code_check.ts";
+export { RunnerPool, RunnerProcess } from "./sandbox.ts";
+export { WORKER_MODULE } from "./runner/main.ts";
+export { DEFAULT_PRIORITY, MAX_PRIORITY, UNQUEUED } from "./mailbox.ts";
+export type { Policy } from "./records.ts";
