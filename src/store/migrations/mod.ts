@@ -1,8 +1,10 @@
 import type { Migration } from "../migrate.ts";
 import { core } from "./001_core.ts";
+import { plugins } from "./002_plugins.ts";
+import { agents } from "./003_agents.ts";
 
 /**
  * Every schema migration, in order. Append new ones at the end with the next
  * version; never edit one that has shipped.
  */
-export const MIGRATIONS: readonly Migration[] = [core];
+export const MIGRATIONS: readonly Migration[] = [core, plugins, agents];
