@@ -20,6 +20,8 @@ export interface InstanceHost {
   ): Promise<unknown>;
   /** The instance died (crash, hang, out of memory). */
   crashed(instance: AgentInstance, reason: string): void;
+  /** The state changed outside a message (after `run()`). */
+  stateChanged(instance: AgentInstance): void;
   /** `run()` threw. */
   runFailed(instance: AgentInstance, error: WireError): void;
 }
@@ -205,6 +207,10 @@ export class AgentInstance {
           (value) => this.respond(message.reqId, { ok: true, value: value ?? null }),
           (error) => this.respond(message.reqId, { ok: false, error: toWire(error) }),
         );
+        return;
+      case "state":
+        this.state = message.state;
+        this.#host.stateChanged(this);
         return;
       case "run_error":
         this.#host.runFailed(this, message.error);

@@ -509,6 +509,11 @@ export class AgentManager implements InstanceHost {
     this.#o.log(`roam: agent ${instance.id} crashed: ${reason}`);
   }
 
+  /** @internal An agent's state changed outside a message. */
+  stateChanged(instance: AgentInstance): void {
+    this.#dirty.add(instance.id);
+  }
+
   /** @internal An agent's `run()` threw. */
   runFailed(instance: AgentInstance, error: WireError): void {
     this.#o.events.append("agent.run_failed", { error: error.message }, instance.id);

@@ -91,6 +91,7 @@ export const FromWorkerSchema = z.discriminatedUnion("op", [
     params: z.record(z.string(), z.unknown()),
   }),
   z.object({ op: z.literal("run_error"), error: WireErrorSchema }),
+  z.object({ op: z.literal("state"), state: z.unknown() }),
 ]);
 
 /** A validated worker to host message. */

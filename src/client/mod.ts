@@ -17,6 +17,7 @@ export { LOCAL_TOKEN_TTL_MS, resolveTarget, type Target, type TargetOptions } fr
 export { DEFAULT_PORT, DEFAULT_URL, defaultDataDir } from "./defaults.ts";
 export {
   claimDataDir,
+  processStart,
   readRuntimeInfo,
   removeRuntimeInfo,
   runtimeFilePath,

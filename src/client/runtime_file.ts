@@ -12,6 +12,8 @@ export const RuntimeInfoSchema = z.object({
   startedAt: z.string(),
   /** The mesh secret file, so local tools can mint tokens. */
   secretFile: z.string(),
+  /** When the process started (Linux clock ticks), to tell it from a later process with the same pid. */
+  pidStart: z.string().optional(),
 });
 
 /** What a running host writes to `DATA_DIR/host.json`. */
@@ -39,7 +41,7 @@ export async function readRuntimeInfo(dataDir: string): Promise<RuntimeInfo | un
   } catch {
     return undefined;
   }
-  return processAlive(info.pid) ? info : undefined;
+  return processAlive(info.pid, info.pidStart) ? info : undefined;
 }
 
 /** Refuse to start a second host on a data dir that a live host uses. */
@@ -72,15 +74,29 @@ export async function removeRuntimeInfo(dataDir: string): Promise<void> {
   } catch { /* gone already, or not ours */ }
 }
 
-function processAlive(pid: number): boolean {
+function processAlive(pid: number, pidStart?: string): boolean {
   if (pid === Deno.pid) return true;
   if (Deno.build.os !== "linux") return true;
   try {
-    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-    // A reused pid that belongs to something else does not hold the dir.
-    return cmdline.includes("host");
+    const start = processStart(pid);
+    if (start === undefined) return false;
+    // A reused pid that belongs to a later process does not hold the dir.
+    return pidStart === undefined || start === pidStart;
   } catch (error) {
     // Without permission to read /proc, trust the file: the host removes it when it stops.
     return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
   }
+}
+
+/** When a process started, in clock ticks since boot (field 22 of /proc/PID/stat); undefined when it is gone. */
+export function processStart(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  // The command name (field 2) may hold spaces; fields after it start past the last ')'.
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
 }

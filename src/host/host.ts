@@ -24,7 +24,7 @@ import { ListenerSet } from "./listeners.ts";
 import { hostMethods } from "./methods.ts";
 import { pluginMethods, PluginStore } from "../plugins/mod.ts";
 import { AgentManager, agentMethods, pluginSource } from "../agents/mod.ts";
-import { claimDataDir, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
+import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {
@@ -204,6 +204,7 @@ export async function startHost(
       version: ROAM_VERSION,
       startedAt: startedAt.toISOString(),
       secretFile: secret.path,
+      pidStart: Deno.build.os === "linux" ? processStart(Deno.pid) : undefined,
     });
   // Local tools prefer loopback when the host listens there.
   const localUrl = () => {
@@ -283,6 +284,7 @@ export async function startHost(
           `roam: connections still open after ${config.shutdownGraceMs} ms; stopping without them`,
         );
       }
+      await agents.stop();
       await removeRuntimeInfo(config.dataDir);
       db.close();
       log(`roam: host "${config.name}" stopped (${reason})`);

@@ -263,8 +263,13 @@ async function load(init: InitCommand): Promise<void> {
   const state = snapshot();
   lastSent = JSON.stringify(state);
   post({ op: "ready", state });
-  Promise.resolve().then(() => agent!.run()).catch((error) =>
-    post({ op: "run_error", error: toWire(error) })
+  Promise.resolve().then(() => agent!.run()).then(
+    () => {
+      // What run() changed becomes the last good state too.
+      const changed = changedState();
+      if (changed.stateChanged) post({ op: "state", state: changed.state });
+    },
+    (error) => post({ op: "run_error", error: toWire(error) }),
   );
 }
 
