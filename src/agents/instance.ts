@@ -7,7 +7,7 @@ import {
   type InitCommand,
   type WireError,
 } from "./protocol.ts";
-import type { RunnerProcess, WorkerLink } from "./sandbox.ts";
+import type { Runner, WorkerLink } from "./sandbox.ts";
 import type { Message } from "./sdk/mod.ts";
 
 /** What an instance asks of the agent manager. */
@@ -28,7 +28,7 @@ export interface InstanceHost {
 
 /** Options for {@linkcode AgentInstance.start}. */
 export interface InstanceOptions {
-  runner: RunnerProcess;
+  runner: Runner;
   permissions: Deno.PermissionOptionsObject;
   init: InitCommand;
   host: InstanceHost;
@@ -48,7 +48,7 @@ type Waiter = {
  */
 export class AgentInstance {
   readonly id: string;
-  readonly runner: RunnerProcess;
+  readonly runner: Runner;
   readonly mailbox: Mailbox;
   /** The state after the last message handled without a crash. */
   state: unknown;

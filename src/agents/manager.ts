@@ -18,7 +18,7 @@ export interface AgentPlugin {
   manifest: {
     permissions?: Partial<Record<"read" | "write" | "net" | "env", string[]>>;
     resources?: { memoryMb?: number };
-    isolation?: "process" | "shared";
+    isolation?: "process" | "shared" | "inline";
   };
 }
 
@@ -556,6 +556,7 @@ export class AgentManager implements InstanceHost {
     const runner = await this.#pool.acquire({
       heapMb: plugin.manifest.resources?.memoryMb ?? this.#o.defaultMemoryMb,
       sharedKey: plugin.manifest.isolation === "shared" ? plugin.name : undefined,
+      inline: plugin.manifest.isolation === "inline",
     });
     try {
       const instance = await AgentInstance.start({

@@ -20,7 +20,7 @@ export {
 export { agentMethods } from "./methods.ts";
 export { pluginSource } from "./plugin_source.ts";
 export { assertNoCodeLoading } from "./code_check.ts";
-export { RunnerPool, RunnerProcess } from "./sandbox.ts";
+export { InlineRunner, type Runner, RunnerPool, RunnerProcess } from "./sandbox.ts";
 export { WORKER_MODULE } from "./runner/main.ts";
 export { DEFAULT_PRIORITY, MAX_PRIORITY, UNQUEUED } from "./mailbox.ts";
 export type { Policy } from "./records.ts";

@@ -1,6 +1,7 @@
 import { RoamError } from "../errors/mod.ts";
 import { type FromRunner, FromRunnerSchema, type ToRunner, type ToWorker } from "./protocol.ts";
 import { RUNNER_ARG, selfCommand } from "./runner/command.ts";
+import { WORKER_MODULE } from "./runner/main.ts";
 
 /** One agent's worker, wherever it runs: send it messages, hear them, stop it. */
 export interface WorkerLink {
@@ -18,6 +19,83 @@ export interface LinkHandlers {
   onExit(reason: string): void;
 }
 
+/** Where agent workers run: a runner process, or the host process itself. */
+export interface Runner {
+  /** The heap budget of each agent here, in MB (0: none). */
+  readonly heapMb: number;
+  /** How many agents run here. */
+  readonly size: number;
+  /** Whether it can no longer run agents. */
+  readonly dead: boolean;
+  /** Start a worker for agent `id` with exactly `permissions`. */
+  spawn(id: string, permissions: Deno.PermissionOptionsObject, handlers: LinkHandlers): WorkerLink;
+  /** Resolves when workers can be spawned. */
+  ready(): Promise<void>;
+  /** Stop every worker here. */
+  close(): Promise<void>;
+  /** Stop at once (tests use it to stand for a crash). */
+  kill(): void;
+}
+
+/**
+ * Workers in the host process itself: the fastest to start and to talk to,
+ * but with no heap budget (Deno gives workers none, denoland/deno#7419), so
+ * an agent that eats memory can take the host with it. Used for plugins that
+ * ask for `isolation: "inline"`.
+ */
+export class InlineRunner implements Runner {
+  readonly heapMb = 0;
+  readonly #workers = new Map<string, { worker: Worker; handlers: LinkHandlers }>();
+
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  get dead(): boolean {
+    return false;
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  spawn(id: string, permissions: Deno.PermissionOptionsObject, handlers: LinkHandlers): WorkerLink {
+    const worker = new Worker(WORKER_MODULE, {
+      type: "module",
+      name: `agent-${id}`,
+      deno: { permissions },
+    });
+    this.#workers.set(id, { worker, handlers });
+    worker.onmessage = (event) => handlers.onMessage(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#stop(id, `uncaught error: ${event.message}`);
+    };
+    worker.onmessageerror = () => this.#stop(id, "the worker sent a message that cannot be read");
+    return {
+      post: (m) => this.#workers.get(id)?.worker.postMessage(m),
+      kill: () => this.#stop(id, "stopped by the host"),
+    };
+  }
+
+  close(): Promise<void> {
+    for (const id of [...this.#workers.keys()]) this.#stop(id, "the host is stopping");
+    return Promise.resolve();
+  }
+
+  kill(): void {
+    for (const id of [...this.#workers.keys()]) this.#stop(id, "killed");
+  }
+
+  #stop(id: string, reason: string) {
+    const entry = this.#workers.get(id);
+    if (!entry) return;
+    this.#workers.delete(id);
+    entry.worker.terminate();
+    entry.handlers.onExit(reason);
+  }
+}
+
 /** Options for {@linkcode RunnerProcess}. */
 export interface RunnerOptions {
   /** V8 heap limit for each agent in this runner, in MB. */
@@ -31,7 +109,7 @@ export interface RunnerOptions {
  * executable with a V8 heap limit. An agent that runs out of memory takes
  * down its runner, never the host; every agent of that runner is told.
  */
-export class RunnerProcess {
+export class RunnerProcess implements Runner {
   readonly heapMb: number;
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -200,6 +278,7 @@ export class RunnerPool {
   readonly #options: RunnerPoolOptions;
   readonly #shared = new Map<string, RunnerProcess>();
   readonly #all = new Set<RunnerProcess>();
+  readonly #inline = new InlineRunner();
   #spare: RunnerProcess | undefined;
   #closed = false;
 
@@ -216,8 +295,9 @@ export class RunnerPool {
   }
 
   /** A runner for an agent: its own (taking the warm spare when it fits), or its plugin's shared one. */
-  async acquire(opts: { heapMb: number; sharedKey?: string }): Promise<RunnerProcess> {
+  async acquire(opts: { heapMb: number; sharedKey?: string; inline?: boolean }): Promise<Runner> {
     if (this.#closed) throw new RoamError("unavailable", "the host is shutting down", {});
+    if (opts.inline) return this.#inline;
     if (opts.sharedKey) {
       const key = `${opts.sharedKey}@${opts.heapMb}`;
       let runner = this.#shared.get(key);
@@ -240,7 +320,8 @@ export class RunnerPool {
   }
 
   /** Give back a runner an agent no longer uses; a private runner with no agents left is stopped. */
-  async release(runner: RunnerProcess): Promise<void> {
+  async release(runner: Runner): Promise<void> {
+    if (!(runner instanceof RunnerProcess)) return;
     if (runner.size > 0 || [...this.#shared.values()].includes(runner)) return;
     this.#all.delete(runner);
     await runner.close();
@@ -253,7 +334,7 @@ export class RunnerPool {
     const runners = [...this.#all];
     this.#all.clear();
     this.#shared.clear();
-    await Promise.all(runners.map((r) => r.close()));
+    await Promise.all([...runners.map((r) => r.close()), this.#inline.close()]);
   }
 
   #start(heapMb: number): RunnerProcess {

@@ -75,8 +75,15 @@ export const ManifestSchema = z.object({
   resources: z.object({
     memoryMb: z.number().int().min(16).max(65536).default(256),
   }).strict().default({ memoryMb: 256 }),
-  isolation: z.enum(["process", "shared"], {
-    message: 'must be "process" or "shared"',
+  /**
+   * `process` (default): each agent in a runner process of its own, under its
+   * memory budget. `shared`: the plugin's agents share one runner (an agent
+   * that runs out of memory takes its siblings down; they restart from their
+   * last good state). `inline`: workers in the host process, fastest, with no
+   * memory budget (Deno has none for workers), for trusted, small agents.
+   */
+  isolation: z.enum(["process", "shared", "inline"], {
+    message: 'must be "process", "shared" or "inline"',
   }).default("process"),
   bundle: BundleRefSchema.optional(),
 }).strict();
