@@ -245,7 +245,7 @@ Deno.test("a bad plugin.json is refused, naming the file, the field and the prob
     [
       "unknown isolation",
       { ...agentManifest(), isolation: "thread" },
-      /: isolation: must be "process" or "shared"/,
+      /: isolation: must be "process", "shared"/,
     ],
     ["misspelt field", { ...agentManifest(), permisions: {} }, /: permisions: /],
     [
@@ -344,6 +344,19 @@ Deno.test("plugin.add refuses a capability plugin, code that does not match its 
     () => mesh.plugin.add({ manifest: { ...agentManifest() }, code: code + "// changed\n" }),
     (e) => isRoamError(e, "conflict") && /is installed already with other code/.test(e.message),
   );
+  await mesh.close();
+});
+
+Deno.test("plugin.add takes a bundle of nearly 8 MiB within the host's default request limit", async () => {
+  await using t = await startTestHost();
+  const mesh = await connect({ url: t.host.url, token: t.token });
+  // Code-like text: its quotes and newlines grow it by 14% when JSON-escaped.
+  const line = 'exports.v = "value";\n';
+  const code = line.repeat(Math.floor((MAX_BUNDLE_BYTES - 64) / line.length));
+  assert.ok(JSON.stringify(code).length > MAX_BUNDLE_BYTES * 1.13);
+  const added = await mesh.plugin.add({ manifest: { ...agentManifest() }, code });
+  assert.equal(added.size, code.length);
+  assert.equal(added.sha256, sha256(code));
   await mesh.close();
 });
 
