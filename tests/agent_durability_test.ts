@@ -5,6 +5,36 @@ import { startTestHost } from "./support/host.ts";
 
 const FIXTURE = new URL("./fixtures/agents", import.meta.url).pathname;
 
+/** Pids whose parent is `pid` (Linux). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
+        out.push(Number(entry.name));
+      }
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/** Resolves when process `pid` is gone (or a zombie); fails after 10 s. */
+async function exited(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return;
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`process ${pid} outlived its host`);
+}
+
 async function startHostProcess(dataDir: string): Promise<{ host: CliProcess; mesh: Roam }> {
   const host = new CliProcess(["--data-dir", dataDir, "host", "--port", "0"]);
   await host.waitFor(/listening on/);
@@ -27,9 +57,13 @@ Deno.test("1,000 messages queued for a sleeping agent survive kill -9 and restar
       assert.equal(outcome.status, "queued");
       assert.equal(outcome.position, i + 1);
     }
+    const runners = childrenOf(first.child.pid);
+    assert.ok(runners.length > 0, "the host keeps a spare runner process");
     first.child.kill("SIGKILL");
     assert.equal((await first.stop()).signal, "SIGKILL");
     first = undefined;
+    // Runners read their commands on stdin; with the host gone it closes and they exit.
+    for (const pid of runners) await exited(pid);
 
     const restarted = await startHostProcess(dataDir);
     second = restarted.host;

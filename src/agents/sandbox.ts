@@ -1,7 +1,6 @@
 import { RoamError } from "../errors/mod.ts";
 import { type FromRunner, FromRunnerSchema, type ToRunner, type ToWorker } from "./protocol.ts";
 import { RUNNER_ARG, selfCommand } from "./runner/command.ts";
-import { WORKER_MODULE } from "./runner/main.ts";
 
 /** One agent's worker, wherever it runs: send it messages, hear them, stop it. */
 export interface WorkerLink {
@@ -60,7 +59,7 @@ export class InlineRunner implements Runner {
   }
 
   spawn(id: string, permissions: Deno.PermissionOptionsObject, handlers: LinkHandlers): WorkerLink {
-    const worker = new Worker(WORKER_MODULE, {
+    const worker = new Worker(new URL("./worker/runtime.ts", import.meta.url), {
       type: "module",
       name: `agent-${id}`,
       deno: { permissions },

@@ -118,8 +118,11 @@ export class AgentStorage {
   async get(plugin: string, key: string): Promise<Uint8Array | null> {
     const path = join(this.#kv(plugin), checkKey(key));
     try {
+      // Agents cannot make links with path-scoped permissions, but the host never follows one here.
+      const info = await Deno.lstat(path);
+      if (!info.isFile) return null;
       // The agent may have put a larger file there directly; it would not fit the worker link.
-      const size = (await Deno.lstat(path)).size;
+      const size = info.size;
       if (size > this.#maxValue) {
         throw new RoamError(
           "too_large",

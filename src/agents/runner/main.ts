@@ -43,7 +43,7 @@ export async function runRunner(): Promise<void> {
       switch (command.t) {
         case "spawn": {
           const id = command.a;
-          const worker = new Worker(WORKER_MODULE, {
+          const worker = new Worker(new URL("../worker/runtime.ts", import.meta.url), {
             type: "module",
             name: `agent-${id}`,
             deno: { permissions: command.permissions },

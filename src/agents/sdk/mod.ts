@@ -18,4 +18,14 @@ export type {
 } from "./context.ts";
 export { AgentError, type AgentErrorCode, NotHandled } from "./errors.ts";
 export { type Reply, ReplySet } from "./reply_set.ts";
+export {
+  type ContractHandlers,
+  type ContractRef,
+  type ContractSchema,
+  defineServiceContract,
+  type OperationSpec,
+  type ReplyOf,
+  type RequestOf,
+  type ServiceContract,
+} from "./service.ts";
 export { assertJsonSafe, MAX_STATE_DEPTH, SerializationError } from "./snapshot.ts";

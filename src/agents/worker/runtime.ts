@@ -8,7 +8,7 @@
  * @module
  */
 import * as sdk from "../sdk/mod.ts";
-import type { AgentContext, FutureReply, Message, SendOptions } from "../sdk/mod.ts";
+import type { AgentContext, FutureReply, SendOptions } from "../sdk/mod.ts";
 import type { FromWorker, InitCommand, ToWorker, WireError } from "../protocol.ts";
 
 type AgentClass = (new () => sdk.Agent<unknown>) & { schema?: sdk.StateSchema<unknown> };
@@ -126,11 +126,11 @@ function makeContext(init: InitCommand): AgentContext {
       dir: init.storage.dir,
       put: async (key, value) => {
         const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
-        await request("storage.put", { key, value: Array.from(bytes) });
+        await request("storage.put", { key, value: bytes.toBase64() });
       },
       get: async (key) => {
         const value = await request("storage.get", { key });
-        return value === null ? null : new Uint8Array(value as number[]);
+        return value === null ? null : Uint8Array.fromBase64(value as string);
       },
       delete: async (key) => {
         await request("storage.delete", { key });
@@ -169,27 +169,31 @@ function makeContext(init: InitCommand): AgentContext {
   };
 }
 
-// Captured before agent code runs; see sealCodeLoading.
+// Taken before any agent code runs: sealCodeLoading replaces the global Function.
+const RealFunction = Function;
 const evaluate = (code: string) =>
-  new Function("module", "exports", "require", code) as (
+  new RealFunction("module", "exports", "require", code) as (
     module: unknown,
     exports: unknown,
     require: unknown,
   ) => void;
 
 /**
- * After the bundle is evaluated, take away every way for agent code to load
+ * Before the bundle is evaluated, take away every way for agent code to load
  * more code: code from strings (eval, the Function constructors), nested
- * workers, and string timers. Dynamic `import()` cannot be taken away at run
- * time, and Deno does not enforce the import permission in workers
- * (denoland/deno#29503), so bundles that contain it are refused before they
- * get here (see `assertNoCodeLoading`), and with no code from strings it
- * cannot be built at run time either.
+ * workers, and string timers. It runs before the bundle's top level does,
+ * which could otherwise keep working copies of them for later. Dynamic
+ * `import()` cannot be taken away at run time, and Deno does not enforce the
+ * import permission in workers (denoland/deno#29503), so bundles that
+ * contain it are refused before they get here (see `assertNoCodeLoading`),
+ * and with no code from strings it cannot be built at run time either.
  */
 function sealCodeLoading() {
-  const refuse = (what: string) => () => {
-    throw new sdk.AgentError("forbidden", `agents may not use ${what}`);
-  };
+  // A plain function, so that `new Worker(...)` gets this error too, not "not a constructor".
+  const refuse = (what: string) =>
+    function () {
+      throw new sdk.AgentError("forbidden", `agents may not use ${what}`);
+    };
   const constructors = [
     Function,
     Object.getPrototypeOf(async function () {}).constructor,
@@ -228,8 +232,9 @@ async function load(init: InitCommand): Promise<void> {
       `agent code may not require "${specifier}"; bundle it into the plugin (only @roam/agent and zod are provided)`,
     );
   };
-  evaluate(init.code)(module, exports, require);
+  const run = evaluate(init.code);
   sealCodeLoading();
+  run(module, exports, require);
   const found = [module.exports.default, ...Object.values(module.exports)].find(
     (value): value is AgentClass =>
       typeof value === "function" && value.prototype instanceof sdk.Agent,
