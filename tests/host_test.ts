@@ -152,3 +152,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("without a token only small bodies are read: 413 past 64 KiB, while a token allows more", async () => {
+  await using t = await startTestHost();
+  const big = JSON.stringify({
+    jsonrpc: "2.0",
+    method: "host.health",
+    id: 1,
+    pad: "x".repeat(70 * 1024),
+  });
+  const anonymous = await fetch(`${t.host.url}/rpc`, { method: "POST", body: big });
+  assert.equal(anonymous.status, 413);
+  assert.equal((await anonymous.json()).error.data.code, "too_large");
+  const withToken = await fetch(`${t.host.url}/rpc`, {
+    method: "POST",
+    body: big,
+    headers: { authorization: `Bearer ${t.token}` },
+  });
+  assert.equal(withToken.status, 200);
+  assert.deepEqual((await withToken.json()).result.ok, true);
+});

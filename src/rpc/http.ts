@@ -30,10 +30,8 @@ export interface HttpRpcOptions {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
-const ANONYMOUS: AuthResult = {
-  ok: false,
-  error: new RoamError("unauthorized", "unauthorized: no token", { reason: "missing" }),
-};
+/** Largest body read from a caller without a valid token (public calls are tiny). */
+export const ANONYMOUS_MAX_BYTES = 64 * 1024;
 
 /**
  * A `POST /rpc` handler: JSON-RPC 2.0 over HTTP. Answers 200 with the
@@ -45,20 +43,21 @@ export function createHttpRpcHandler(
   options: HttpRpcOptions,
 ): (request: Request) => Promise<Response> {
   const { dispatcher, authenticate, limits } = options;
+  // The answer for "no token" never changes; work it out once (health checks hit it).
+  const missing = authenticate(null);
+  const anonymousMax = Math.min(limits.maxBytes, ANONYMOUS_MAX_BYTES);
   return async (request) => {
+    const token = bearerToken(request);
+    const auth = token === null ? missing : authenticate(token);
     let text: string;
     try {
-      text = await readBodyText(request, limits);
+      // Without a valid token only small (public) calls are read at all.
+      text = await readBodyText(request, auth.ok ? limits : { ...limits, maxBytes: anonymousMax });
     } catch (error) {
       const status = error instanceof RoamError && error.code === "too_large" ? 413 : 408;
       return reply(status, { jsonrpc: "2.0", id: null, error: toErrorObject(error) });
     }
     const payload = dispatcher.parse(text);
-    const token = bearerToken(request);
-    // Public calls without a token (health checks) skip the token check entirely.
-    const auth: AuthResult = token === null && dispatcher.isPublicOnly(payload)
-      ? ANONYMOUS
-      : authenticate(token);
     if (!auth.ok && !dispatcher.isPublicOnly(payload)) {
       return reply(401, { jsonrpc: "2.0", id: null, error: toErrorObject(auth.error) }, {
         "www-authenticate": 'Bearer realm="roam"',
