@@ -18,6 +18,15 @@ export {
   type SendRequest,
 } from "./manager.ts";
 export { agentMethods } from "./methods.ts";
+export {
+  type ResidentDeclaration,
+  type ServiceAgents,
+  type ServiceListing,
+  ServiceRegistry,
+  type ServiceRegistryOptions,
+} from "./services.ts";
+export { serviceMethods } from "./service_methods.ts";
+export { AgentStorage, type AgentStorageOptions } from "./storage.ts";
 export { pluginSource } from "./plugin_source.ts";
 export { assertNoCodeLoading } from "./code_check.ts";
 export { InlineRunner, type Runner, RunnerPool, RunnerProcess } from "./sandbox.ts";

@@ -29,6 +29,7 @@ import {
   pluginRemove,
   pluginRevoke,
 } from "./plugins.ts";
+import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./services.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -66,6 +67,13 @@ export {
   agentSend,
   AgentSummarySchema,
 } from "./agents.ts";
+export {
+  serviceCall,
+  serviceDeclare,
+  serviceList,
+  ServiceListingSchema,
+  serviceUndeclare,
+} from "./services.ts";
 
 /** The contracts by name, as a type. */
 export type Api = {
@@ -91,6 +99,10 @@ export type Api = {
   "agent.restart": typeof agentRestart;
   "agent.clone": typeof agentClone;
   "agent.multicast": typeof agentMulticast;
+  "service.list": typeof serviceList;
+  "service.declare": typeof serviceDeclare;
+  "service.undeclare": typeof serviceUndeclare;
+  "service.call": typeof serviceCall;
 };
 
 /** Every method contract, keyed by method name. */
@@ -117,6 +129,10 @@ export const API: Api = {
   "agent.restart": agentRestart,
   "agent.clone": agentClone,
   "agent.multicast": agentMulticast,
+  "service.list": serviceList,
+  "service.declare": serviceDeclare,
+  "service.undeclare": serviceUndeclare,
+  "service.call": serviceCall,
 };
 
 /** The name of a method roam serves. */

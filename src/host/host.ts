@@ -23,7 +23,14 @@ import { type HostConfig, type HostConfigInput, resolveHostConfig } from "./conf
 import { ListenerSet } from "./listeners.ts";
 import { hostMethods } from "./methods.ts";
 import { pluginMethods, PluginStore } from "../plugins/mod.ts";
-import { AgentManager, agentMethods, pluginSource } from "../agents/mod.ts";
+import {
+  AgentManager,
+  agentMethods,
+  AgentStorage,
+  pluginSource,
+  serviceMethods,
+  ServiceRegistry,
+} from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
 
 /** Options for {@linkcode startHost} that are not configuration. */
@@ -131,10 +138,21 @@ export async function startHost(
   // plugins: installed agent plugins (DATA_DIR/plugins) and the operator's grants.
   const plugins = new PluginStore({ db, dataDir: config.dataDir, events });
   methods.push(...pluginMethods(plugins));
+  // services: what agents advertise, resident services, and agents' plugin storage.
+  const services = new ServiceRegistry({
+    db,
+    events,
+    plugins: pluginSource(plugins, config.dataDir),
+    agents: (): AgentManager => agents,
+    storage: new AgentStorage({ dataDir: config.dataDir }),
+    log,
+  });
+  methods.push(...serviceMethods(services));
   // agents: each in a permission-scoped worker inside a runner process with a heap budget.
   const agents = new AgentManager({
     db,
     events,
+    services,
     plugins: pluginSource(plugins, config.dataDir),
     dataDir: config.dataDir,
     host: { id, name: config.name },
@@ -229,6 +247,7 @@ export async function startHost(
   try {
     await agents.start();
   } catch (error) {
+    services.close();
     await listeners.close(0);
     await removeRuntimeInfo(config.dataDir);
     db.close();
@@ -284,6 +303,7 @@ export async function startHost(
           `roam: connections still open after ${config.shutdownGraceMs} ms; stopping without them`,
         );
       }
+      services.close();
       await agents.stop();
       await removeRuntimeInfo(config.dataDir);
       db.close();
