@@ -141,8 +141,9 @@ export class AgentInstance {
   /** Stop the worker now; waiting callers get `crashed` with `reason`. */
   kill(reason: string): void {
     if (this.#dead) return;
-    this.#link.kill();
+    // Failed first: the link's onExit (which fires inside kill) must not report a crash.
     this.#fail(reason);
+    this.#link.kill();
   }
 
   #roundTrip(

@@ -235,10 +235,14 @@ export class AgentManager implements InstanceHost {
       if (!entry) throw notFound(request.id);
     }
     const timeoutMs = request.timeoutMs ?? this.#o.messageTimeoutMs;
+    const full = message.priority !== UNQUEUED &&
+      entry.instance.mailbox.size >= this.#o.mailboxCapacity;
     const reply = entry.instance.mailbox.send(message, timeoutMs).then((value) => {
       this.#dirty.add(request.id);
       return value;
     });
+    // A full mailbox refuses at once; a one-way sender hears queue_full rather than "accepted".
+    if (full) await reply;
     if (request.oneway) {
       reply.catch((error) =>
         this.#o.log(`roam: one-way message to ${request.id} failed: ${(error as Error).message}`)

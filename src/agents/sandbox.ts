@@ -6,7 +6,7 @@ import { RUNNER_ARG, selfCommand } from "./runner/command.ts";
 export interface WorkerLink {
   /** Send a message to the worker. */
   post(message: ToWorker): void;
-  /** Stop the worker; `onExit` fires once. */
+  /** Stop the worker; `onExit` fires once (during this call, unless the worker was gone already). */
   kill(): void;
 }
 
@@ -182,7 +182,13 @@ export class RunnerProcess implements Runner {
     this.#send({ t: "spawn", a: id, permissions });
     return {
       post: (m) => this.#links.has(id) && this.#send({ t: "post", a: id, m }),
-      kill: () => this.#links.has(id) && this.#send({ t: "kill", a: id }),
+      kill: () => {
+        if (!this.#links.has(id)) return;
+        this.#send({ t: "kill", a: id });
+        // Gone for the host now, as in InlineRunner: the runner counts as free at once,
+        // so that a runner whose last agent was stopped is released, not left running.
+        this.#exitLink(id, "stopped by the host");
+      },
     };
   }
 
