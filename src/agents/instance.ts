@@ -260,6 +260,9 @@ export function fromWire(error: WireError): RoamError {
     "quota_exceeded",
     "conflict",
     "unavailable",
+    "too_large",
+    "unsupported",
+    "inactive",
   ];
   const code = known.includes(error.code) ? error.code : "agent_error";
   return new RoamError(code as never, error.message, {

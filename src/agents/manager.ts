@@ -113,6 +113,8 @@ export class AgentManager implements InstanceHost {
   readonly #records: AgentRecords;
   readonly #active = new Map<string, { instance: AgentInstance; plugin: AgentPlugin }>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Agents whose start-up hooks are running (they may already call `ctx`). */
+  readonly #starting = new Map<string, AgentPlugin>();
   readonly #dirty = new Set<string>();
   readonly #pool: RunnerPool;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
@@ -431,7 +433,7 @@ export class AgentManager implements InstanceHost {
     params: Record<string, unknown>,
   ): Promise<unknown> {
     const self = instance.id;
-    const plugin = this.#active.get(self)?.plugin.name ?? "";
+    const plugin = (this.#active.get(self)?.plugin ?? this.#starting.get(self))?.name ?? "";
     switch (method) {
       case "send": {
         const to = String(params.to);
@@ -562,6 +564,7 @@ export class AgentManager implements InstanceHost {
       sharedKey: plugin.manifest.isolation === "shared" ? plugin.name : undefined,
       inline: plugin.manifest.isolation === "inline",
     });
+    this.#starting.set(id, plugin);
     try {
       const instance = await AgentInstance.start({
         runner,
@@ -585,8 +588,12 @@ export class AgentManager implements InstanceHost {
       this.#active.set(id, { instance, plugin });
       return instance;
     } catch (error) {
+      // Whatever it advertised during a failed start goes with it.
+      this.#o.services?.left(id);
       await this.#pool.release(runner);
       throw error;
+    } finally {
+      this.#starting.delete(id);
     }
   }
 

@@ -11,6 +11,7 @@ import { eventsCommand } from "./commands/events.ts";
 import { hostCommand } from "./commands/host.ts";
 import { pluginCommand } from "./commands/plugin.ts";
 import { rpcCommand } from "./commands/rpc.ts";
+import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
@@ -65,6 +66,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   tokenCommand(program, ctx);
   pluginCommand(program, ctx);
   agentCommand(program, ctx);
+  serviceCommand(program, ctx);
   rpcCommand(program, ctx);
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();
