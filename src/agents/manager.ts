@@ -181,11 +181,15 @@ export class AgentManager implements InstanceHost {
 
   /** Create an agent of an installed plugin; resolves once its start-up hooks ran. */
   async create(
-    params: { plugin: string; version?: string; state?: unknown; init?: unknown },
+    params: { plugin: string; version?: string; state?: unknown; init?: unknown; id?: string },
   ): Promise<string> {
     const plugin = this.#plugin(params.plugin, params.version);
-    const id = crypto.randomUUID();
+    // A fixed id is for the host's own use (resident services); callers get a fresh one.
+    const id = params.id ?? crypto.randomUUID();
     return await this.#locked(id, async () => {
+      if (this.#records.get(id)) {
+        throw new RoamError("conflict", `an agent ${id} exists already`, { id });
+      }
       const instance = await this.#startInstance(id, plugin, "create", params.state ?? null, {
         init: params.init,
       });

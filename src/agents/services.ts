@@ -11,6 +11,8 @@ import type { AgentStorage } from "./storage.ts";
 export interface ServiceAgents {
   /** Deliver a message. */
   send(request: SendRequest): Promise<SendOutcome>;
+  /** Create an agent (with a fixed id, for a resident service). */
+  create(params: { plugin: string; state?: unknown; id?: string }): Promise<string>;
   /** Wake a sleeping agent. */
   activate(id: string): Promise<void>;
   /** Restart a crashed agent from its last good state. */
@@ -578,20 +580,14 @@ export class ServiceRegistry implements AgentServices {
       record = undefined;
     }
     if (!record) {
-      this.#records.put({
-        id: resident.agentId,
-        plugin: plugin.name,
-        version: plugin.version,
-        sha256: plugin.sha256,
-        status: "inactive",
-        state: resident.state ?? null,
-        policy: { activateOnMessage: true, queueWhenInactive: true },
-        activateAt: null,
-        activateOnStartup: false,
-        reason: "resident service, not started yet",
-      });
+      // A record left by an older version of the plugin is replaced.
+      this.#records.delete(resident.agentId);
       how = "created";
-      await this.#o.agents().activate(resident.agentId);
+      await this.#o.agents().create({
+        plugin: plugin.name,
+        state: resident.state ?? undefined,
+        id: resident.agentId,
+      });
     } else if (record.status === "crashed") {
       how = "restarted";
       await this.#o.agents().restart(resident.agentId);

@@ -27,6 +27,23 @@ class FakeAgents implements ServiceAgents {
     }
     return Promise.resolve({ status: "replied" as const, reply: { by: request.id } });
   }
+  async create(params: { plugin: string; state?: unknown; id?: string }) {
+    const id = params.id ?? crypto.randomUUID();
+    this.#records.put({
+      id,
+      plugin: params.plugin,
+      version: "1.0.0",
+      sha256: "0".repeat(64),
+      status: "inactive",
+      state: params.state ?? null,
+      policy: { activateOnMessage: true, queueWhenInactive: true },
+      activateAt: null,
+      activateOnStartup: false,
+      reason: null,
+    });
+    await this.activate(id);
+    return id;
+  }
   async activate(id: string) {
     this.activations++;
     await new Promise((resolve) => setTimeout(resolve, 20));
