@@ -147,3 +147,27 @@ Deno.test("an agent asked to wake at a time wakes by itself", async () => {
     await mesh.close();
   }
 });
+
+Deno.test("agent code never sees roam's own environment (a ROAM_TOKEN), even when granted", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "roam-env-" });
+  const host = new CliProcess(["--data-dir", dataDir, "host", "--port", "0"], {
+    ROAM_TOKEN: "roam1.not.for-agents",
+    LIFECYCLE_GREETING: "hello",
+  });
+  try {
+    await host.waitFor(/listening on/);
+    const mesh = await connect({ dataDir });
+    const added = await roam(["--data-dir", dataDir, "plugin", "add", FIXTURE]);
+    assert.equal(added.code, 0, added.stderr);
+    await mesh.plugin.grant({ name: "lifecycle", env: ["ROAM_TOKEN", "LIFECYCLE_GREETING"] });
+    const { id } = await mesh.agent.create({ plugin: "lifecycle" });
+    assert.equal(
+      (await mesh.agent.send({ id, kind: "env", args: "LIFECYCLE_GREETING" })).reply,
+      "hello",
+    );
+    assert.equal((await mesh.agent.send({ id, kind: "env", args: "ROAM_TOKEN" })).reply, null);
+  } finally {
+    await host.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

@@ -82,7 +82,7 @@ export class AgentInstance {
     instance.#link.post(options.init);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const started = await Promise.race([
+      await Promise.race([
         ready,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
@@ -96,7 +96,6 @@ export class AgentInstance {
           }, options.startTimeoutMs);
         }),
       ]);
-      instance.state = started.state;
       return instance;
     } catch (error) {
       instance.kill("start-up failed");
@@ -185,6 +184,9 @@ export class AgentInstance {
     const message: FromWorker = parsed.data;
     switch (message.op) {
       case "ready":
+        // Set here, not after start() resumes: a "state" message from run() may
+        // be read in the same chunk, before that continuation runs.
+        this.state = message.state;
         this.#startup?.resolve({ value: null, state: message.state });
         this.#startup = undefined;
         return;

@@ -124,7 +124,9 @@ export class RunnerProcess implements Runner {
     const cmd = selfCommand([RUNNER_ARG], [`--max-old-space-size=${options.heapMb}`]);
     this.#child = new Deno.Command(cmd.command, {
       args: cmd.args,
-      env: { ...cmd.env, NO_COLOR: "1" },
+      // roam's own settings (a ROAM_TOKEN above all) never reach agent code, whatever is granted.
+      clearEnv: true,
+      env: { ...runnerEnv(), ...cmd.env, NO_COLOR: "1" },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -262,6 +264,13 @@ export class RunnerProcess implements Runner {
       }
     }
   }
+}
+
+/** The host's environment without roam's own variables (tokens, data dir, host URL). */
+function runnerEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) => !name.startsWith("ROAM_")),
+  );
 }
 
 /** Options for {@linkcode RunnerPool}. */
