@@ -1,18 +1,23 @@
 /**
- * `deno task bench`: measure roam's round trips against the floors measured
- * in the same run, and against the previous run.
+ * `deno task bench`: measure roam's round trips, agent start-up, message
+ * throughput and memory per agent (in both isolation modes, `process` and
+ * `inline`) against floors measured in the same run, and against the
+ * previous run.
  *
  * ```sh
- * deno task bench             # 3000 calls per measurement
- * deno task bench --quick     # fewer calls, for a quick look
- * deno task bench --json      # the figures as JSON on stdout
+ * deno task bench                  # 3000 calls per measurement (about a minute)
+ * deno task bench --quick          # fewer calls, for a quick look (about 20 s)
+ * deno task bench --filter inline  # only the benches whose name says inline
+ * deno task bench --json           # the figures as JSON on stdout
  * ```
  *
  * Every server runs in its own subprocess so that the client never shares an
  * event loop with it. Each measurement is warmed up, then timed in short
  * rounds (100 calls by default) that alternate the order of the measurements,
- * so drift and bursts of load from elsewhere land on all of them alike. The figures are saved to
- * `.bench/last.json`; the next run prints each figure's ratio to them.
+ * so drift and bursts of load from elsewhere land on all of them alike.
+ * Measurements whose calls are slow (creating agents, memory) take fewer
+ * calls (their `limit`). The figures are saved to `.bench/last.json`; the
+ * next run prints each figure's ratio to them.
  *
  * Exit status: 0 measured (even when a goal is missed, unless `--strict`),
  * 1 a bench could not run or `--strict` and a goal was missed, 2 bad arguments.
@@ -27,6 +32,8 @@ import {
   type BenchDefinition,
   BENCHES,
   type Call,
+  floorNames,
+  type Measurement,
   MEASUREMENTS,
 } from "./bench/definitions.ts";
 import { compare, formatReport, readRecord, type RunRecord, writeRecord } from "./bench/record.ts";
@@ -39,7 +46,8 @@ const SERVER_FLAGS = ["--allow-all", "--unstable-net", "--unstable-worker-option
 
 const USAGE = `usage: deno task bench [--quick] [--json] [--calls N] [--warmup N] [--rounds N]
                        [--filter TEXT] [--no-save] [--strict]
-  --quick       600 calls after 200 warm-up calls, in 6 rounds (default 3000, 500, 30)
+  --quick       600 calls after 200 warm-up calls, in 6 rounds (default 3000, 500, 30);
+                slow measurements take fewer (their own limits)
   --rounds N    split the calls into N rounds that alternate the measurements' order
   --json        print the figures as JSON on stdout (progress still goes to stderr)
   --filter TEXT run only the benches whose name contains TEXT
@@ -125,7 +133,7 @@ function selectBenches(filter: string | undefined): BenchDefinition[] {
     );
   }
   for (const bench of selected) {
-    for (const name of [bench.subject, bench.floor]) {
+    for (const name of [bench.subject, ...floorNames(bench)]) {
       if (!MEASUREMENTS.some((m) => m.name === name)) {
         throw new Error(`bench "${bench.name}" names an unknown measurement "${name}"`);
       }
@@ -136,13 +144,26 @@ function selectBenches(filter: string | undefined): BenchDefinition[] {
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 
-/** Time `count` sequential calls into `into`. */
+/** Make `count` sequential calls; push into `into` the figure each returns, else its time. */
 async function timeCalls(call: Call, count: number, into: number[]) {
   for (let i = 0; i < count; i++) {
     const start = performance.now();
-    await call();
-    into.push(performance.now() - start);
+    const figure = await call();
+    into.push(typeof figure === "number" ? figure : performance.now() - start);
   }
+}
+
+/** How many calls and warm-up calls a measurement takes in this run. */
+function plan(
+  measurement: Measurement,
+  options: { calls: number; warmup: number; quick: boolean },
+) {
+  const limit = measurement.limit;
+  if (!limit) return { calls: options.calls, warmup: options.warmup };
+  return {
+    calls: Math.min(options.calls, options.quick ? limit.quickCalls : limit.calls),
+    warmup: Math.min(options.warmup, options.quick ? limit.quickWarmup : limit.warmup),
+  };
 }
 
 async function run(argv: string[], cleanup: Cleanup): Promise<number> {
@@ -153,8 +174,9 @@ async function run(argv: string[], cleanup: Cleanup): Promise<number> {
   }
   const benches = selectBenches(options.filter);
   // Floors first, so the first round starts with them.
-  const names = [...new Set(benches.flatMap((b) => [b.floor, b.subject]))];
+  const names = [...new Set(benches.flatMap((b) => [...floorNames(b), b.subject]))];
   const measurements = names.map((name) => MEASUREMENTS.find((m) => m.name === name)!);
+  const plans = new Map(measurements.map((m) => [m.name, plan(m, options)]));
   const progress = (line: string) => console.error(`bench: ${line}`);
 
   const context: BenchContext = {
@@ -167,7 +189,7 @@ async function run(argv: string[], cleanup: Cleanup): Promise<number> {
         cwd: ROOT,
       });
       cleanup.defer(() => server.stop());
-      return server.url;
+      return { url: server.url, pid: server.pid };
     },
     makeTempDir: async (prefix) => {
       const dir = await Deno.makeTempDir({ prefix });
@@ -182,21 +204,26 @@ async function run(argv: string[], cleanup: Cleanup): Promise<number> {
   for (const measurement of measurements) {
     calls.set(measurement.name, await measurement.setup(context));
   }
-  progress(`warming up (${options.warmup} calls each)`);
-  for (const name of names) await timeCalls(calls.get(name)!, options.warmup, []);
+  progress(`warming up (at most ${options.warmup} calls each)`);
+  for (const name of names) await timeCalls(calls.get(name)!, plans.get(name)!.warmup, []);
 
   const samples = new Map(names.map((name) => [name, [] as number[]]));
   for (let round = 0; round < options.rounds; round++) {
-    const share = Math.floor(((round + 1) * options.calls) / options.rounds) -
-      Math.floor((round * options.calls) / options.rounds);
-    const order = round % 2 ? [...names].reverse() : names;
-    progress(`round ${round + 1}/${options.rounds}: ${share} calls each, ${order.join(" then ")}`);
-    for (const name of order) await timeCalls(calls.get(name)!, share, samples.get(name)!);
+    const share = (name: string) => {
+      const total = plans.get(name)!.calls;
+      return Math.floor(((round + 1) * total) / options.rounds) -
+        Math.floor((round * total) / options.rounds);
+    };
+    const order = (round % 2 ? [...names].reverse() : names).filter((name) => share(name) > 0);
+    progress(
+      `round ${round + 1}/${options.rounds}: ${order.map((n) => `${n} x${share(n)}`).join(", ")}`,
+    );
+    for (const name of order) await timeCalls(calls.get(name)!, share(name), samples.get(name)!);
   }
   await cleanup.close();
 
   const record: RunRecord = {
-    version: 1,
+    version: 2,
     at: new Date().toISOString(),
     machine: {
       deno: Deno.version.deno,
@@ -214,19 +241,30 @@ async function run(argv: string[], cleanup: Cleanup): Promise<number> {
       const figures = summarize(samples.get(m.name)!);
       return [m.name, {
         summary: m.summary,
+        unit: m.unit ?? "ms",
         calls: figures.calls,
-        medianMs: round(figures.medianMs, 6),
-        p99Ms: round(figures.p99Ms, 6),
-        meanMs: round(figures.meanMs, 6),
-        minMs: round(figures.minMs, 6),
+        median: round(figures.median, 6),
+        p99: round(figures.p99, 6),
+        mean: round(figures.mean, 6),
+        min: round(figures.min, 6),
       }];
     })),
     benches: [],
   };
   for (const bench of benches) {
-    const ratio = record.measurements[bench.subject].medianMs /
-      record.measurements[bench.floor].medianMs;
-    record.benches.push({ ...bench, ratio: round(ratio, 4), pass: ratio <= bench.goal });
+    const floor = floorNames(bench).reduce(
+      (sum, name) => sum + record.measurements[name].median,
+      0,
+    );
+    const ratio = record.measurements[bench.subject].median / floor;
+    record.benches.push({
+      name: bench.name,
+      subject: bench.subject,
+      floor: [...floorNames(bench)],
+      goal: bench.goal ?? null,
+      ratio: round(ratio, 4),
+      pass: bench.goal === undefined ? null : ratio <= bench.goal,
+    });
   }
 
   const previous = await readRecord(RECORD_PATH);
@@ -238,7 +276,7 @@ async function run(argv: string[], cleanup: Cleanup): Promise<number> {
     await writeRecord(RECORD_PATH, record);
     progress(`saved ${RECORD_PATH}`);
   }
-  return options.strict && record.benches.some((b) => !b.pass) ? 1 : 0;
+  return options.strict && record.benches.some((b) => b.pass === false) ? 1 : 0;
 }
 
 if (import.meta.main) {

@@ -1,21 +1,21 @@
 /**
- * Summaries of round-trip samples.
+ * Summaries of samples.
  *
  * @module
  */
 
-/** The figures kept for one measurement, in milliseconds per call. */
+/** The figures kept for one measurement, in its unit (milliseconds per call for timings). */
 export interface Summary {
-  /** Calls measured. */
+  /** Samples taken (calls measured). */
   calls: number;
   /** Median. */
-  medianMs: number;
+  median: number;
   /** 99th percentile (nearest rank). */
-  p99Ms: number;
+  p99: number;
   /** Mean. */
-  meanMs: number;
-  /** Fastest call. */
-  minMs: number;
+  mean: number;
+  /** Smallest sample. */
+  min: number;
 }
 
 /** The `p`-th percentile (0 to 100, nearest rank) of ascending `sorted`. */
@@ -33,16 +33,16 @@ export function median(sorted: ArrayLike<number>): number {
   return n % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Summarize samples given in milliseconds. */
+/** Summarize samples. */
 export function summarize(samples: ArrayLike<number>): Summary {
   const sorted = Float64Array.from(samples).sort();
   let total = 0;
   for (const value of sorted) total += value;
   return {
     calls: sorted.length,
-    medianMs: median(sorted),
-    p99Ms: percentile(sorted, 99),
-    meanMs: sorted.length ? total / sorted.length : NaN,
-    minMs: sorted.length ? sorted[0] : NaN,
+    median: median(sorted),
+    p99: percentile(sorted, 99),
+    mean: sorted.length ? total / sorted.length : NaN,
+    min: sorted.length ? sorted[0] : NaN,
   };
 }
