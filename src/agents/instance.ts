@@ -1,4 +1,5 @@
 import { RoamError } from "../errors/mod.ts";
+import { deadlines } from "../rpc/mod.ts";
 import { type Deliver, Mailbox } from "./mailbox.ts";
 import {
   type FromWorker,
@@ -157,28 +158,40 @@ export class AgentInstance {
   ): Promise<{ value: unknown; state?: unknown }> {
     if (this.#dead) return Promise.reject(crashed(this.id, this.#dead));
     const callId = this.#nextCall++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const reason =
-          `${what} ran past its ${timeoutMs} ms time limit; the agent was stopped as hung`;
-        this.kill(reason);
-        this.#host.crashed(this, reason);
-      }, timeoutMs);
-      this.inFlight.set(callId, {
-        resolve: (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
+    const reply = new Promise<{ value: unknown; state?: unknown }>((resolve, reject) => {
+      this.inFlight.set(callId, { resolve, reject });
       this.#link.post({ ...command, callId });
+    });
+    // One shared coarse timer watches every call (a timer per message costs more than the message).
+    return deadlines.race(reply, timeoutMs, () => {
+      const reason =
+        `${what} ran past its ${timeoutMs} ms time limit; the agent was stopped as hung`;
+      this.kill(reason);
+      this.#host.crashed(this, reason);
+      return crashed(this.id, reason);
     });
   }
 
   #onMessage(raw: unknown) {
+    // The common case, a successful reply, is checked by hand: it is the hot path.
+    const fast = raw as { op?: unknown; callId?: unknown; ok?: unknown; stateChanged?: unknown };
+    if (
+      fast?.op === "reply" && fast.ok === true && typeof fast.callId === "number" &&
+      (fast.stateChanged === undefined || typeof fast.stateChanged === "boolean")
+    ) {
+      const reply = raw as {
+        callId: number;
+        value?: unknown;
+        state?: unknown;
+        stateChanged?: boolean;
+      };
+      const waiter = this.inFlight.get(reply.callId);
+      if (!waiter) return;
+      this.inFlight.delete(reply.callId);
+      if (reply.stateChanged) this.state = reply.state;
+      waiter.resolve({ value: reply.value ?? null, state: reply.state });
+      return;
+    }
     const parsed = FromWorkerSchema.safeParse(raw);
     if (!parsed.success) return; // agent code can post anything; only well-formed messages count
     const message: FromWorker = parsed.data;

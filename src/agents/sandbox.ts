@@ -323,7 +323,10 @@ export class RunnerPool {
     if (this.#spare && !this.#spare.dead && this.#spare.heapMb === opts.heapMb) {
       runner = this.#spare;
       this.#spare = undefined;
-      this.warmUp();
+      // Start the next spare a little later, so its start-up does not compete
+      // with this agent's on a small machine.
+      const timer = setTimeout(() => this.warmUp(), 250);
+      Deno.unrefTimer(timer as unknown as number);
     } else {
       runner = this.#start(opts.heapMb);
       // The first agent pays for a cold start; later ones find a runner waiting.

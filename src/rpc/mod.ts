@@ -40,6 +40,7 @@ export {
   type WsClientOptions,
 } from "./client.ts";
 export type { BodyLimits } from "./body.ts";
+export { Deadlines, deadlines } from "./deadline.ts";
 export type {
   ErrorObject,
   Id,

@@ -5,6 +5,9 @@ import { RoamError } from "../errors/mod.ts";
 /** Prefix of every roam token, naming its format. */
 export const TOKEN_PREFIX = "roam1";
 
+/** Most verified tokens remembered per signer. */
+const VERIFIED_CACHE = 1024;
+
 /** Longest life a token may be given: 30 days. */
 export const MAX_TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
 
@@ -36,6 +39,7 @@ export interface MintOptions {
 /** Signs and checks tokens with a key derived from the mesh secret. */
 export class TokenSigner {
   readonly #key: Buffer;
+  readonly #verified = new Map<string, TokenClaims>();
   /** Short fingerprint of the signing key, carried in tokens as `kid`. */
   readonly keyId: string;
 
@@ -73,6 +77,27 @@ export class TokenSigner {
    * or `expired`; the message never says more than that.
    */
   verify(token: string | null, now = Date.now()): TokenClaims {
+    // A token seen before skips the HMAC and the parse; its lifetime is still checked.
+    const known = token ? this.#verified.get(token) : undefined;
+    if (known) {
+      if (known.exp <= now) {
+        this.#verified.delete(token!);
+        throw unauthorized(
+          "expired",
+          "unauthorized: the token has expired; mint a new one with 'roam token'",
+        );
+      }
+      return known;
+    }
+    const claims = this.#verifyFresh(token, now);
+    if (this.#verified.size >= VERIFIED_CACHE) {
+      this.#verified.delete(this.#verified.keys().next().value!);
+    }
+    this.#verified.set(token!, claims);
+    return claims;
+  }
+
+  #verifyFresh(token: string | null, now: number): TokenClaims {
     if (!token) {
       throw unauthorized(
         "missing",
