@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { connect, isRoamError, type Roam } from "../mod.ts";
+import type { Roam } from "../mod.ts";
 import { packPlugin } from "../src/plugins/mod.ts";
-import { startTestHost, type TestHost } from "./support/host.ts";
+import { exited, failure, hostWithClient } from "./support/agents.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -68,46 +68,6 @@ async function installAgents(mesh: Roam, name: string, memoryMb: number): Promis
     code: lifecycle.code,
   });
   await mesh.plugin.add(hello);
-}
-
-/** The error a call fails with. */
-async function failure(call: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await call;
-  } catch (error) {
-    if (isRoamError(error)) return error;
-    throw error;
-  }
-  assert.fail("the call succeeded");
-}
-
-/** A test host with a client; both closed by `using`. */
-async function hostWithClient(): Promise<{ t: TestHost; mesh: Roam } & AsyncDisposable> {
-  const t = await startTestHost();
-  const mesh = await connect({ url: t.host.url, token: t.token });
-  return {
-    t,
-    mesh,
-    async [Symbol.asyncDispose]() {
-      await mesh.close();
-      await t.dispose();
-    },
-  };
-}
-
-/** Resolves when process `pid` is gone (or a zombie); fails after 10 s. */
-async function exited(pid: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return;
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`runner process ${pid} is still running`);
 }
 
 Deno.test("a handler that throws gives its caller agent_error; the agent keeps its state and answers on", async () => {

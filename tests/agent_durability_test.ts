@@ -1,39 +1,10 @@
 import assert from "node:assert/strict";
 import { connect, type Roam } from "../mod.ts";
 import { CliProcess, roam } from "./support/cli.ts";
+import { childrenOf, exited } from "./support/agents.ts";
 import { startTestHost } from "./support/host.ts";
 
 const FIXTURE = new URL("./fixtures/agents", import.meta.url).pathname;
-
-/** Pids whose parent is `pid` (Linux). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) {
-        out.push(Number(entry.name));
-      }
-    } catch { /* gone meanwhile */ }
-  }
-  return out;
-}
-
-/** Resolves when process `pid` is gone (or a zombie); fails after 10 s. */
-async function exited(pid: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return;
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`process ${pid} outlived its host`);
-}
 
 async function startHostProcess(dataDir: string): Promise<{ host: CliProcess; mesh: Roam }> {
   const host = new CliProcess(["--data-dir", dataDir, "host", "--port", "0"]);

@@ -6,8 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { connect, isRoamError, type Roam } from "../mod.ts";
+import { connect, type Roam } from "../mod.ts";
 import { packPlugin } from "../src/plugins/mod.ts";
+import { failure } from "./support/agents.ts";
 import { startTestHost, type TestHost } from "./support/host.ts";
 
 const PROBE_DIR = new URL("../plugins/sandbox-probe", import.meta.url).pathname;
@@ -49,17 +50,6 @@ async function installProbe(mesh: Roam): Promise<void> {
 /** Run one probe in agent `id`. */
 async function probe(mesh: Roam, id: string, args: Record<string, string>): Promise<Report> {
   return (await mesh.agent.send({ id, kind: "probe", args })).reply as Report;
-}
-
-/** The error a call fails with. */
-async function failure(call: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await call;
-  } catch (error) {
-    if (isRoamError(error)) return error;
-    throw error;
-  }
-  assert.fail("the call succeeded");
 }
 
 /** A test host with a client and a scratch dir for the test's own files; all closed by `using`. */

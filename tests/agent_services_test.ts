@@ -4,34 +4,13 @@
  * start on the first call and sleep when idle, and typed contracts.
  */
 import assert from "node:assert/strict";
-import { connect, isRoamError, type Roam, type RoamEvent } from "../mod.ts";
+import { connect, isRoamError, type RoamEvent } from "../mod.ts";
 import type { Host } from "../src/host/mod.ts";
-import { packPlugin } from "../src/plugins/mod.ts";
+import { ask, installPluginDir as install } from "./support/agents.ts";
 import { startTestHost } from "./support/host.ts";
 
 const TOOLBOX = new URL("./fixtures/plugins/toolbox", import.meta.url).pathname;
 const CALC = new URL("./fixtures/plugins/calc", import.meta.url).pathname;
-
-/** Pack a fixture plugin and install it on the host. */
-async function install(mesh: Roam, dir: string): Promise<void> {
-  const out = await Deno.makeTempDir({ prefix: "roam-pack-" });
-  try {
-    const packed = await packPlugin(dir, { outDir: out });
-    await mesh.plugin.add({
-      manifest: packed.manifest,
-      code: await Deno.readTextFile(packed.bundlePath),
-    });
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
-}
-
-/** Send a message and return the reply. */
-async function ask(mesh: Roam, id: string, kind: string, args?: unknown): Promise<unknown> {
-  const outcome = await mesh.agent.send({ id, kind, args });
-  assert.equal(outcome.status, "replied");
-  return outcome.reply;
-}
 
 /** The first event (from now on) that matches; start waiting before causing it. */
 function nextEvent(

@@ -4,33 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { connect, isRoamError, type Roam } from "../mod.ts";
-import { packPlugin } from "../src/plugins/mod.ts";
+import { connect, isRoamError } from "../mod.ts";
+import { ask, installPluginDir as install } from "./support/agents.ts";
 import { startTestHost } from "./support/host.ts";
 
 const TOOLBOX = new URL("./fixtures/plugins/toolbox", import.meta.url).pathname;
 const MiB = 1024 * 1024;
-
-/** Pack a fixture plugin and install it on the host. */
-async function install(mesh: Roam, dir: string): Promise<void> {
-  const out = await Deno.makeTempDir({ prefix: "roam-pack-" });
-  try {
-    const packed = await packPlugin(dir, { outDir: out });
-    await mesh.plugin.add({
-      manifest: packed.manifest,
-      code: await Deno.readTextFile(packed.bundlePath),
-    });
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
-}
-
-/** Send a message and return the reply. */
-async function ask(mesh: Roam, id: string, kind: string, args?: unknown): Promise<unknown> {
-  const outcome = await mesh.agent.send({ id, kind, args });
-  assert.equal(outcome.status, "replied");
-  return outcome.reply;
-}
 
 const rejectsWith = (code: string, message?: RegExp) => (error: unknown) => {
   assert.ok(isRoamError(error), String(error));

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { connect, isRoamError, type Roam } from "../mod.ts";
+import { isRoamError, type Roam } from "../mod.ts";
 import { packPlugin } from "../src/plugins/mod.ts";
-import { startTestHost, type TestHost } from "./support/host.ts";
+import { exited, hostWithClient } from "./support/agents.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const LIFECYCLE = join(ROOT, "tests/fixtures/agents");
@@ -151,37 +151,6 @@ async function codeOf(call: Promise<unknown>): Promise<string> {
     throw error;
   }
   assert.fail("the call succeeded");
-}
-
-/** A test host with a client; both closed by `using`. */
-async function hostWithClient(
-  ...args: Parameters<typeof startTestHost>
-): Promise<{ t: TestHost; mesh: Roam } & AsyncDisposable> {
-  const t = await startTestHost(...args);
-  const mesh = await connect({ url: t.host.url, token: t.token });
-  return {
-    t,
-    mesh,
-    async [Symbol.asyncDispose]() {
-      await mesh.close();
-      await t.dispose();
-    },
-  };
-}
-
-/** Resolves when process `pid` is gone (or a zombie); fails after 10 s. */
-async function exited(pid: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return;
-    } catch {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`runner process ${pid} is still running`);
 }
 
 Deno.test("hooks run in the Aglets order through create, deactivate, activate, clone and dispose", async () => {
