@@ -278,6 +278,7 @@ export function fromWire(error: WireError): RoamError {
     "too_large",
     "unsupported",
     "inactive",
+    "moved",
   ];
   const code = known.includes(error.code) ? error.code : "agent_error";
   return new RoamError(code as never, error.message, {

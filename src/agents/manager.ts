@@ -47,6 +47,41 @@ export interface AgentServices {
   left(agentId: string): void;
 }
 
+/**
+ * What the manager asks of the mobility layer (moves between hosts); see
+ * `AgentMobility`. Without one, agents stay on their host.
+ */
+export interface AgentTravel {
+  /** Whether an agent's record must not come back to life here: a move of it is not settled. */
+  held(id: string): boolean;
+  /**
+   * A message for an agent with no record here. Returns `"arrived"` when it
+   * had just arrived and is now started (deliver it again), the outcome when
+   * it was forwarded to the agent's new host, or undefined when this host
+   * never knew it; throws `moved` when it left and the sender did not ask
+   * for forwarding.
+   */
+  elsewhere(request: SendRequest): Promise<SendOutcome | "arrived" | undefined>;
+  /** `ctx.dispatch(to)`, or `ctx.clone(to)` to another host, asked by an agent. */
+  request(agentId: string, method: "dispatch" | "clone", to: string): Promise<unknown>;
+}
+
+/** An agent held still for a move: its mailbox frozen, its state and waiting messages taken. */
+export interface FrozenAgent {
+  /** Its plugin. */
+  plugin: AgentPlugin;
+  /** Its state after `onDispatching` (or `onReverting`); also saved as its last good state. */
+  state: unknown;
+  /** Its sleep policy. */
+  policy: Policy;
+  /** Messages that waited for it, in the order they would have run. */
+  messages: Message[];
+  /** The move failed: the agent takes messages again, those that waited first. */
+  thaw(): void;
+  /** The move committed: the agent leaves this host; senders still waiting learn where it went. */
+  drop(location: string): Promise<void>;
+}
+
 /** Options for {@linkcode AgentManager}. */
 export interface AgentManagerOptions {
   db: DatabaseSync;
@@ -67,13 +102,18 @@ export interface AgentManagerOptions {
   defaultMemoryMb?: number;
   /** Keep a runner process started ahead of need. Default true. */
   warmRunner?: boolean;
+  /** Moves between hosts; asked lazily, since it is built after the manager. */
+  travel?: () => AgentTravel | undefined;
+  /** This host's URL, as agents see it in `ctx.host.url`. */
+  hostUrl?: () => string;
 }
 
 /** What `send` did with a message. */
 export type SendOutcome =
   | { status: "replied"; reply: unknown }
   | { status: "accepted" }
-  | { status: "queued"; position: number };
+  | { status: "queued"; position: number }
+  | { status: "forwarded"; location: string };
 
 /** Options of one message. */
 export interface SendRequest {
@@ -84,6 +124,10 @@ export interface SendRequest {
   oneway?: boolean;
   timeoutMs?: number;
   from?: string | null;
+  /** When the agent moved away: deliver to its new host rather than fail with `moved`. */
+  forward?: boolean;
+  /** Hosts this message was forwarded through already. */
+  hops?: number;
 }
 
 /** An agent as `agent.list` and `agent.get` describe it. */
@@ -103,19 +147,34 @@ export interface AgentSummary {
 
 const QUEUED = Symbol("queued");
 
+/** Most hosts a message follows a moved agent through. */
+export const MAX_FORWARD_HOPS = 8;
+
+/** The reply of a message that travelled with its agent to `location`. */
+class Forwarded {
+  constructor(readonly location: string) {}
+}
+
 /**
  * The agents of one host: creating them in sandboxed workers, their
  * mailboxes, sleep and wake with durable records, crash containment and
  * restart from the last good state.
  */
 export class AgentManager implements InstanceHost {
-  readonly #o: Required<Omit<AgentManagerOptions, "services">> & { services?: AgentServices };
+  readonly #o:
+    & Required<Omit<AgentManagerOptions, "services" | "travel" | "hostUrl">>
+    & Pick<AgentManagerOptions, "services" | "travel" | "hostUrl">;
   readonly #records: AgentRecords;
   readonly #active = new Map<string, { instance: AgentInstance; plugin: AgentPlugin }>();
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Agents whose start-up hooks are running (they may already call `ctx`). */
   readonly #starting = new Map<string, AgentPlugin>();
   readonly #dirty = new Set<string>();
+  /** Agents frozen for a move: messages wait for it to settle; `abandon` lets them go at shutdown. */
+  readonly #departing = new Map<
+    string,
+    { to: string; settled: Promise<void>; abandon: () => void; snapshotted: boolean }
+  >();
   readonly #pool: RunnerPool;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
   #wakeTimer: ReturnType<typeof setInterval> | undefined;
@@ -149,7 +208,8 @@ export class AgentManager implements InstanceHost {
     await Deno.remove(this.scratchRoot, { recursive: true }).catch(() => {});
     await Deno.mkdir(this.scratchRoot, { recursive: true });
     const restore = this.#records.list().filter((r) =>
-      r.status === "active" || (r.status === "inactive" && r.activateOnStartup)
+      (r.status === "active" || (r.status === "inactive" && r.activateOnStartup)) &&
+      !this.#o.travel?.()?.held(r.id)
     );
     for (const record of restore) {
       try {
@@ -167,8 +227,11 @@ export class AgentManager implements InstanceHost {
     this.#stopping = true;
     clearInterval(this.#flushTimer);
     clearInterval(this.#wakeTimer);
+    // An agent in the middle of a move keeps its record as it is; the move is settled at the next start.
+    const moving = new Set(this.#departing.keys());
+    for (const departing of this.#departing.values()) departing.abandon();
     await Promise.all(
-      [...this.#active.keys()].map((id) =>
+      [...this.#active.keys()].filter((id) => !moving.has(id)).map((id) =>
         this.deactivate(id, {}, { reason: "shutdown", activateOnStartup: true }).catch((error) => {
           // The record keeps the last good state as 'active', so the agent is restored at the next start.
           this.#o.log(`roam: agent ${id} did not go to sleep cleanly: ${(error as Error).message}`);
@@ -219,10 +282,22 @@ export class AgentManager implements InstanceHost {
       priority: request.priority ?? DEFAULT_PRIORITY,
       id: crypto.randomUUID(),
     };
+    const departing = this.#departing.get(request.id);
+    // Until its state is captured the agent is still here: priority 0 skips the paused queue as ever.
+    if (departing && (departing.snapshotted || message.priority !== UNQUEUED)) {
+      // A message for an agent on its way waits to learn where it settled.
+      await this.#settled(request, departing);
+      return await this.send(request);
+    }
     let entry = this.#active.get(request.id);
     if (!entry) {
       const record = this.#records.get(request.id);
-      if (!record) throw notFound(request.id);
+      if (!record) {
+        const routed = await this.#o.travel?.()?.elsewhere(request);
+        if (routed === "arrived") return await this.send(request);
+        if (routed) return routed;
+        throw notFound(request.id);
+      }
       if (record.status === "crashed") throw crashed(record.id, record.reason ?? "unknown");
       if (!record.policy.activateOnMessage) {
         if (!record.policy.queueWhenInactive) {
@@ -237,6 +312,7 @@ export class AgentManager implements InstanceHost {
         return { status: "queued", position };
       }
       await this.activate(record.id);
+      if (this.#departing.has(request.id)) return await this.send(request);
       entry = this.#active.get(request.id);
       if (!entry) throw notFound(request.id);
     }
@@ -257,7 +333,32 @@ export class AgentManager implements InstanceHost {
     }
     const value = await reply;
     if (value === QUEUED) return { status: "queued", position: this.#records.queued(request.id) };
+    if (value instanceof Forwarded) return { status: "forwarded", location: value.location };
     return { status: "replied", reply: value };
+  }
+
+  /** Wait until the move of an agent settles, at most as long as the message may take. */
+  async #settled(request: SendRequest, departing: { to: string; settled: Promise<void> }) {
+    const timeoutMs = request.timeoutMs ?? this.#o.messageTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        departing.settled,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() =>
+            reject(
+              new RoamError(
+                "unavailable",
+                `agent ${request.id} is moving to ${departing.to} and its move did not settle within ${timeoutMs} ms; try again shortly`,
+                { id: request.id, to: departing.to },
+              ),
+            ), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#stopping) throw new RoamError("unavailable", "the host is shutting down", {});
   }
 
   /** Send a message to every active agent (optionally of one plugin, and not to `except`); collect the replies. */
@@ -306,6 +407,7 @@ export class AgentManager implements InstanceHost {
     options: { reason?: string; activateOnStartup?: boolean } = {},
   ): Promise<void> {
     await this.#locked(id, async () => {
+      this.#refuseWhileMoving(id);
       const entry = this.#active.get(id);
       if (!entry) {
         const record = this.#records.get(id);
@@ -372,6 +474,7 @@ export class AgentManager implements InstanceHost {
   /** Dispose an agent for good: `onDisposing` when it runs, then its record, queue and scratch space go. */
   async dispose(id: string): Promise<void> {
     await this.#locked(id, async () => {
+      this.#refuseWhileMoving(id);
       const record = this.#records.get(id);
       if (!record) throw notFound(id);
       const entry = this.#active.get(id);
@@ -393,6 +496,7 @@ export class AgentManager implements InstanceHost {
 
   /** Copy a running agent: `onCloning` on it, `onClone` on the copy (a new id, the same state), `onCloned` on it. */
   async clone(id: string): Promise<string> {
+    this.#refuseWhileMoving(id);
     const entry = this.#active.get(id);
     if (!entry) {
       throw this.#records.get(id)
@@ -428,6 +532,234 @@ export class AgentManager implements InstanceHost {
     this.#active.get(id)?.instance.runner.kill();
   }
 
+  // Moves between hosts (driven by AgentMobility) ----------------------------
+
+  /** Whether this host has a record of the agent (running, asleep or crashed). */
+  has(id: string): boolean {
+    return this.#records.get(id) !== undefined;
+  }
+
+  /**
+   * Hold a running agent still for a move: messages stop being handed out,
+   * the one in progress finishes, `hook` (`onDispatching` or `onReverting`)
+   * runs with the target's URL, and the state after it becomes the last good
+   * state. Messages that were waiting are taken out to travel; messages that
+   * arrive meanwhile wait until the move settles. Exactly one of `thaw` and
+   * `drop` must follow.
+   */
+  async freeze(
+    id: string,
+    hook: "onDispatching" | "onReverting",
+    to: string,
+  ): Promise<FrozenAgent> {
+    return await this.#locked(id, async () => {
+      this.#refuseWhileMoving(id);
+      const entry = this.#active.get(id);
+      if (!entry) {
+        const record = this.#records.get(id);
+        if (!record) throw notFound(id);
+        if (record.status === "crashed") throw crashed(id, record.reason ?? "unknown");
+        throw new RoamError(
+          "inactive",
+          `agent ${id} is asleep; wake it with 'roam agent activate ${id}' before moving it`,
+          { id },
+        );
+      }
+      const { instance } = entry;
+      const settled = Promise.withResolvers<void>();
+      let letters: Letter[] = [];
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        this.#departing.delete(id);
+        settled.resolve();
+      };
+      const departing = {
+        to,
+        settled: settled.promise,
+        snapshotted: false,
+        abandon: () => {
+          const error = new RoamError("unavailable", "the host is shutting down", {});
+          for (const letter of letters.splice(0)) letter.reject(error);
+          finish();
+        },
+      };
+      this.#departing.set(id, departing);
+      instance.mailbox.pause();
+      let state: unknown;
+      try {
+        await instance.mailbox.idle();
+        state = await instance.hook(hook, to, this.#o.hookTimeoutMs);
+      } catch (error) {
+        instance.mailbox.resume();
+        finish();
+        throw error;
+      }
+      departing.snapshotted = true;
+      letters = instance.mailbox.drain();
+      this.#records.saveState(id, state);
+      this.#dirty.delete(id);
+      // A message being delivered from the sleep queue is in both; it travels once.
+      const kept = this.#records.peek(id, Number.MAX_SAFE_INTEGER).map((k) => k.message);
+      const keptIds = new Set(kept.map((m) => m.id));
+      const messages = [
+        ...kept,
+        ...letters.map((l) => l.message).filter((m) => !keptIds.has(m.id)),
+      ];
+      return {
+        plugin: entry.plugin,
+        state,
+        policy: this.#records.get(id)?.policy ?? DEFAULT_POLICY,
+        messages,
+        thaw: () => {
+          if (done) return;
+          for (const letter of letters.splice(0)) {
+            instance.mailbox.send(letter.message, letter.timeoutMs).then(
+              letter.resolve,
+              letter.reject,
+            );
+          }
+          instance.mailbox.resume();
+          finish();
+        },
+        drop: async (location: string) => {
+          if (done) return;
+          await this.#locked(id, async () => {
+            this.#records.delete(id);
+            if (this.#active.get(id) === entry) {
+              await this.#retire(id, entry, `moved to ${location}`);
+            }
+            await Deno.remove(join(this.scratchRoot, id), { recursive: true }).catch(() => {});
+          });
+          for (const letter of letters.splice(0)) letter.resolve(new Forwarded(location));
+          finish();
+        },
+      };
+    });
+  }
+
+  /**
+   * Start an agent that arrived from another host, or a clone made there:
+   * `onArrival(from)` (or `onClone(originalId)`), `run()`, then the messages
+   * that travelled with it, in order. An agent that fails to start is kept as
+   * crashed with the state it brought, to be restarted; it is never dropped.
+   */
+  async adopt(params: {
+    id: string;
+    plugin: { name: string; version: string; sha256: string };
+    state: unknown;
+    policy: Policy;
+    messages: Message[];
+    mode: "arrive" | "clone";
+    /** The source host's URL (arrival) or the original's id (clone). */
+    origin: string;
+    /** Called once the agent's record exists (running or crashed), in the same step. */
+    placed?: () => void;
+  }): Promise<{ started: boolean; reason?: string }> {
+    const outcome = await this.#locked(params.id, async () => {
+      if (this.#records.get(params.id)) {
+        params.placed?.();
+        return { started: true, fresh: false };
+      }
+      const plugin = this.#o.plugins.get(params.plugin.name, params.plugin.version);
+      let reason: string | undefined;
+      let state = params.state;
+      try {
+        if (!plugin || plugin.sha256 !== params.plugin.sha256) {
+          throw new RoamError(
+            "not_found",
+            `plugin ${params.plugin.name}@${params.plugin.version} (${
+              params.plugin.sha256.slice(0, 12)
+            }) is not installed`,
+            {},
+          );
+        }
+        const instance = await this.#startInstance(params.id, plugin, params.mode, params.state, {
+          origin: params.origin,
+        });
+        state = instance.state;
+      } catch (error) {
+        reason = `${params.mode === "clone" ? "clone" : "arrival"} failed: ${
+          (error as Error).message
+        }`;
+      }
+      this.#records.put({
+        id: params.id,
+        plugin: params.plugin.name,
+        version: params.plugin.version,
+        sha256: params.plugin.sha256,
+        status: reason ? "crashed" : "active",
+        state,
+        policy: params.policy,
+        activateAt: null,
+        activateOnStartup: false,
+        reason: reason ?? null,
+      });
+      for (const message of params.messages) this.#records.enqueue(params.id, message);
+      params.placed?.();
+      return { started: !reason, reason, fresh: true };
+    });
+    if (!outcome.fresh) return { started: outcome.started };
+    if (outcome.reason) {
+      this.#o.events.append("agent.crashed", { reason: outcome.reason }, params.id);
+      return { started: false, reason: outcome.reason };
+    }
+    await this.#drainQueue(params.id);
+    return { started: true };
+  }
+
+  /**
+   * Copy a running agent to another host: `onCloning` here, then `place`
+   * delivers the copy (a new id) and starts it there, then `onCloned` here.
+   */
+  async cloneTo(
+    id: string,
+    place: (
+      snapshot: { plugin: AgentPlugin; state: unknown; policy: Policy },
+    ) => Promise<{ id: string; location: string }>,
+  ): Promise<{ id: string; location: string }> {
+    this.#refuseWhileMoving(id);
+    const entry = this.#active.get(id);
+    if (!entry) {
+      throw this.#records.get(id)
+        ? new RoamError("inactive", `agent ${id} is not running; activate it first`, { id })
+        : notFound(id);
+    }
+    const state = await entry.instance.hook("onCloning", null, this.#o.hookTimeoutMs);
+    const placed = await place({
+      plugin: entry.plugin,
+      state,
+      policy: this.#records.get(id)?.policy ?? DEFAULT_POLICY,
+    });
+    await entry.instance.hook("onCloned", placed.id, this.#o.hookTimeoutMs);
+    this.#o.events.append("agent.cloned", { clone: placed.id, location: placed.location }, id);
+    return placed;
+  }
+
+  /** Drop the record of an agent whose move committed while this host was down. */
+  async forget(id: string): Promise<void> {
+    await this.#locked(id, async () => {
+      const entry = this.#active.get(id);
+      if (entry) await this.#retire(id, entry, "moved away");
+      this.#records.delete(id);
+      this.#dirty.delete(id);
+      await Deno.remove(join(this.scratchRoot, id), { recursive: true }).catch(() => {});
+    });
+  }
+
+  /** Tell an agent that its own `ctx.dispatch(to)` failed (`onDispatchFailed`); it stays here. */
+  async dispatchFailed(id: string, to: string, error: WireError): Promise<void> {
+    const entry = this.#active.get(id);
+    if (!entry) return;
+    try {
+      await entry.instance.hook("onDispatchFailed", { to, error }, this.#o.hookTimeoutMs);
+      this.#dirty.add(id);
+    } catch (failure) {
+      this.#o.log(`roam: agent ${id} failed in onDispatchFailed: ${(failure as Error).message}`);
+    }
+  }
+
   // InstanceHost ------------------------------------------------------------
 
   /** @internal A `ctx` request from an agent. */
@@ -441,6 +773,7 @@ export class AgentManager implements InstanceHost {
     switch (method) {
       case "send": {
         const to = String(params.to);
+        // Agents address each other by id: a message for one that moved follows it.
         const oneway = params.oneway === true;
         const priority = typeof params.priority === "number" ? params.priority : undefined;
         if (to === self && !oneway && priority !== UNQUEUED) {
@@ -458,6 +791,7 @@ export class AgentManager implements InstanceHost {
           priority,
           timeoutMs: typeof params.timeoutMs === "number" ? params.timeoutMs : undefined,
           from: self,
+          forward: true,
         });
         return outcome.status === "replied" ? outcome.reply : null;
       }
@@ -493,7 +827,12 @@ export class AgentManager implements InstanceHost {
           ), 0);
         return null;
       case "clone":
+        if (typeof params.to === "string") {
+          return await this.#travel().request(self, "clone", params.to);
+        }
         return await this.clone(self);
+      case "dispatch":
+        return await this.#travel().request(self, "dispatch", String(params.to));
       case "log":
         this.#o.log(`agent ${self}: ${String(params.message).slice(0, 2000)}`);
         return null;
@@ -530,6 +869,25 @@ export class AgentManager implements InstanceHost {
   }
 
   // -------------------------------------------------------------------------
+
+  #travel(): AgentTravel {
+    const travel = this.#o.travel?.();
+    if (!travel) {
+      throw new RoamError("unsupported", "this host does not move agents between hosts", {});
+    }
+    return travel;
+  }
+
+  #refuseWhileMoving(id: string) {
+    const departing = this.#departing.get(id);
+    if (departing) {
+      throw new RoamError(
+        "conflict",
+        `agent ${id} is moving to ${departing.to}; try again once the move has settled`,
+        { id, to: departing.to },
+      );
+    }
+  }
 
   #plugin(name: string, version?: string): AgentPlugin {
     const plugin = this.#o.plugins.get(name, version);
@@ -580,7 +938,7 @@ export class AgentManager implements InstanceHost {
           op: "init",
           code,
           id,
-          host: this.#o.host,
+          host: { ...this.#o.host, url: this.#o.hostUrl?.() },
           plugin: { name: plugin.name, version: plugin.version, sha256: plugin.sha256 },
           mode,
           state,
@@ -608,6 +966,13 @@ export class AgentManager implements InstanceHost {
   ) {
     await this.#locked(record.id, async () => {
       if (this.#active.has(record.id)) return;
+      if (this.#o.travel?.()?.held(record.id)) {
+        throw new RoamError(
+          "unavailable",
+          `agent ${record.id} is in transit: its move to another host is not settled yet, and it comes back to life here only if that host did not take it; try again shortly`,
+          { id: record.id },
+        );
+      }
       const plugin = this.#o.plugins.get(record.plugin, record.version);
       if (!plugin || plugin.sha256 !== record.sha256) {
         throw new RoamError(

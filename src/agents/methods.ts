@@ -10,11 +10,13 @@ import {
   agentRestart,
   agentSend,
 } from "../api/mod.ts";
+import { RoamError } from "../errors/mod.ts";
 import { implement, type MethodImpl } from "../rpc/mod.ts";
 import type { AgentManager } from "./manager.ts";
+import type { AgentMobility } from "./mobility.ts";
 
-/** The `agent.*` RPC methods over a manager. */
-export function agentMethods(agents: AgentManager): MethodImpl[] {
+/** The `agent.*` RPC methods over a manager; `mobility` clones to other hosts. */
+export function agentMethods(agents: AgentManager, mobility?: AgentMobility): MethodImpl[] {
   return [
     implement(agentCreate, async (p) => ({ id: await agents.create(p) })),
     implement(agentSend, (p) => agents.send(p)),
@@ -45,7 +47,15 @@ export function agentMethods(agents: AgentManager): MethodImpl[] {
       await agents.restart(p.id);
       return { ok: true as const };
     }),
-    implement(agentClone, async (p) => ({ id: await agents.clone(p.id) })),
+    implement(agentClone, async (p) => {
+      if (p.to === undefined || !mobility) {
+        if (p.to !== undefined) {
+          throw new RoamError("unsupported", "this host does not move agents between hosts", {});
+        }
+        return { id: await agents.clone(p.id) };
+      }
+      return await mobility.cloneTo(p.id, p.to);
+    }),
     implement(agentMulticast, async (p) => ({ replies: await agents.multicast(p) })),
   ];
 }

@@ -1,7 +1,8 @@
 /**
  * Agents: plugins that run in permission-scoped workers inside runner
  * processes with a heap budget, with mailboxes, durable sleep and wake,
- * cloning, crash containment and restart from the last good state.
+ * cloning, crash containment and restart from the last good state, and
+ * moves between hosts (dispatch, clone, retract) handed off exactly once.
  *
  * The SDK that agent code imports is `./sdk/mod.ts` (`@roam/agent`).
  *
@@ -13,11 +14,28 @@ export {
   type AgentPlugin,
   type AgentServices,
   type AgentSummary,
+  type AgentTravel,
+  type FrozenAgent,
+  MAX_FORWARD_HOPS,
   type PluginSource,
   type SendOutcome,
   type SendRequest,
 } from "./manager.ts";
 export { agentMethods } from "./methods.ts";
+export {
+  AgentMobility,
+  type AgentMobilityOptions,
+  type MobilityFaults,
+  type Moved,
+  type ResolveHost,
+} from "./mobility.ts";
+export { mobilityMethods } from "./mobility_methods.ts";
+export {
+  type Envelope,
+  ENVELOPE_VERSION,
+  EnvelopeSchema,
+  MAX_ENVELOPE_MESSAGES,
+} from "./envelope.ts";
 export {
   type ResidentDeclaration,
   type ServiceAgents,

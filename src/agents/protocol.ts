@@ -10,6 +10,7 @@ export const HOOKS = [
   "onCloned",
   "onDeactivating",
   "onDisposing",
+  "onDispatchFailed",
 ] as const;
 
 /** A hook the host can ask for. */
@@ -23,7 +24,8 @@ export interface InitCommand {
   op: "init";
   code: string;
   id: string;
-  host: { id: string; name: string };
+  /** The host it runs on; `url` is the one other hosts reach it at. */
+  host: { id: string; name: string; url?: string };
   plugin: { name: string; version: string; sha256: string };
   mode: StartMode;
   /** The state to start from; null for a new agent without one (its `initialState()` is used). */
@@ -60,6 +62,7 @@ export const REQUEST_METHODS = [
   "dispose",
   "deactivate",
   "clone",
+  "dispatch",
   "services.advertise",
   "services.withdraw",
   "services.lookup",

@@ -49,12 +49,24 @@ export const agentSend = defineMethod({
     timeoutMs: z.number().int().min(1).max(3_600_000).optional().describe(
       "how long the handler may run; past it the agent is stopped as hung",
     ),
+    forward: z.boolean().optional().describe(
+      "when the agent moved to another host, deliver it there instead of failing with moved",
+    ),
+    hops: z.number().int().min(0).max(16).optional().describe(
+      "set by a host that forwards the message: hosts it went through",
+    ),
+    from: z.string().max(128).optional().describe(
+      "set by a host that forwards an agent's message: the sending agent",
+    ),
   }).strict(),
   positional: ["id", "kind", "args"],
   result: z.object({
-    status: z.enum(["replied", "accepted", "queued"]),
+    status: z.enum(["replied", "accepted", "queued", "forwarded"]).describe(
+      "forwarded: the message travelled with the agent to location, where it runs; no reply comes back",
+    ),
     reply: Json.optional(),
     position: z.number().int().optional(),
+    location: z.string().optional(),
   }),
   timeoutMs: 3_600_000,
 });
@@ -131,10 +143,18 @@ export const agentRestart = defineMethod({
 /** `agent.clone`: copy an agent. */
 export const agentClone = defineMethod({
   name: "agent.clone",
-  summary: "Copy a running agent on this host: a new id, the same state.",
-  params: idOnly,
-  positional: ["id"],
-  result: z.object({ id: z.string() }),
+  summary:
+    "Copy a running agent (a new id, the same state) on this host, or on another host given its URL.",
+  params: z.object({
+    id: AgentId,
+    to: z.string().min(1).max(2048).optional().describe("a host URL; default this host"),
+  }).strict(),
+  positional: ["id", "to"],
+  result: z.object({
+    id: z.string(),
+    location: z.string().optional().describe("the clone's host, when it is another one"),
+  }),
+  timeoutMs: 180_000,
 });
 
 /** `agent.multicast`: one message to many agents. */

@@ -22,6 +22,14 @@ import {
   agentSend,
 } from "./agents.ts";
 import {
+  agentCommit,
+  agentDispatch,
+  agentReceive,
+  agentRetract,
+  agentSettle,
+  pluginBundle,
+} from "./mobility.ts";
+import {
   pluginAdd,
   pluginGrant,
   pluginInfo,
@@ -68,6 +76,14 @@ export {
   AgentSummarySchema,
 } from "./agents.ts";
 export {
+  agentCommit,
+  agentDispatch,
+  agentReceive,
+  agentRetract,
+  agentSettle,
+  pluginBundle,
+} from "./mobility.ts";
+export {
   serviceCall,
   serviceDeclare,
   serviceList,
@@ -99,6 +115,12 @@ export type Api = {
   "agent.restart": typeof agentRestart;
   "agent.clone": typeof agentClone;
   "agent.multicast": typeof agentMulticast;
+  "agent.dispatch": typeof agentDispatch;
+  "agent.retract": typeof agentRetract;
+  "agent.receive": typeof agentReceive;
+  "agent.commit": typeof agentCommit;
+  "agent.settle": typeof agentSettle;
+  "plugin.bundle": typeof pluginBundle;
   "service.list": typeof serviceList;
   "service.declare": typeof serviceDeclare;
   "service.undeclare": typeof serviceUndeclare;
@@ -129,6 +151,12 @@ export const API: Api = {
   "agent.restart": agentRestart,
   "agent.clone": agentClone,
   "agent.multicast": agentMulticast,
+  "agent.dispatch": agentDispatch,
+  "agent.retract": agentRetract,
+  "agent.receive": agentReceive,
+  "agent.commit": agentCommit,
+  "agent.settle": agentSettle,
+  "plugin.bundle": pluginBundle,
   "service.list": serviceList,
   "service.declare": serviceDeclare,
   "service.undeclare": serviceUndeclare,

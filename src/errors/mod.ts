@@ -60,6 +60,8 @@ export const ERROR_CODES = {
   agent_error: -32018,
   /** The agent is asleep and does not take messages now. */
   inactive: -32019,
+  /** The agent moved to another host; `data.location` is that host's URL. */
+  moved: -32020,
 } as const;
 
 /** One of roam's stable error codes. */

@@ -26,8 +26,12 @@ import { pluginMethods, PluginStore } from "../plugins/mod.ts";
 import {
   AgentManager,
   agentMethods,
+  AgentMobility,
   AgentStorage,
+  type MobilityFaults,
+  mobilityMethods,
   pluginSource,
+  type ResolveHost,
   serviceMethods,
   ServiceRegistry,
 } from "../agents/mod.ts";
@@ -39,6 +43,14 @@ export interface StartOptions {
   interfaces?: InterfaceSource;
   /** Where the host's log lines go. Default: stderr. */
   log?: (line: string) => void;
+  /** Moving agents: how target names become URLs, timings, and test-only fault points. */
+  mobility?: {
+    resolve?: ResolveHost;
+    commitGraceMs?: number;
+    settleRetryMs?: number;
+    preflightTimeoutMs?: number;
+    faults?: MobilityFaults;
+  };
 }
 
 /** A running host. */
@@ -161,8 +173,21 @@ export async function startHost(
     defaultMemoryMb: config.agents.memoryMb,
     messageTimeoutMs: config.agents.messageTimeoutMs,
     mailboxCapacity: config.agents.mailboxCapacity,
+    travel: (): AgentMobility => mobility,
+    hostUrl: () => currentUrls()[0],
   });
-  methods.push(...agentMethods(agents));
+  // mobility: agents moving to and from the other hosts of the mesh, exactly once.
+  const mobility: AgentMobility = new AgentMobility({
+    db,
+    events,
+    agents,
+    plugins,
+    tokens,
+    self: { id, name: config.name, url: () => currentUrls()[0] },
+    log,
+    ...options.mobility,
+  });
+  methods.push(...agentMethods(agents, mobility), ...mobilityMethods(mobility));
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
@@ -246,6 +271,7 @@ export async function startHost(
   }, id);
   try {
     await agents.start();
+    mobility.start();
   } catch (error) {
     services.close();
     await listeners.close(0);
@@ -304,6 +330,7 @@ export async function startHost(
         );
       }
       services.close();
+      mobility.stop();
       await agents.stop();
       await removeRuntimeInfo(config.dataDir);
       db.close();

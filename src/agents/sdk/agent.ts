@@ -46,6 +46,11 @@ export abstract class Agent<S = Record<string, unknown>> {
   onDispatching(_to: string): void | Promise<void> {}
   /** At the target, after a move, before `run`. */
   onArrival(_from: string): void | Promise<void> {}
+  /** Here, after a move this agent asked for (`ctx.dispatch`) failed; it stays on this host. */
+  onDispatchFailed(
+    _to: string,
+    _error: { code: string; message: string },
+  ): void | Promise<void> {}
   /** After creation, arrival, activation or cloning: the agent's own long-running work, if any. */
   run(): void | Promise<void> {}
   /** At the agent's host, before it is pulled back to another host. */

@@ -106,8 +106,8 @@ export interface DeactivationPolicy {
 export interface AgentContext {
   /** This agent's id. */
   readonly id: string;
-  /** The host it runs on. */
-  readonly host: { id: string; name: string };
+  /** The host it runs on; `url` is where other hosts reach it (when the host knows it). */
+  readonly host: { id: string; name: string; url?: string };
   /** Its plugin. */
   readonly plugin: { name: string; version: string };
   /** Send a message and wait for the reply. */
@@ -133,8 +133,21 @@ export interface AgentContext {
   dispose(id?: string): Promise<void>;
   /** Put this agent to sleep after the current message. */
   deactivate(policy?: DeactivationPolicy): Promise<void>;
-  /** Copy this agent (a new id, the same state); returns the clone's id. */
-  clone(): Promise<string>;
+  /**
+   * Copy this agent (a new id, the same state), here or, given a host URL,
+   * on that host; returns the clone's id. `onCloning` and `onCloned` run
+   * here, `onClone` on the copy.
+   */
+  clone(to?: string): Promise<string>;
+  /**
+   * Move this agent to the host at `to` (a URL) once the current message, if
+   * any, has been handled. It resolves as soon as the move is scheduled, so
+   * return right after calling it. `onDispatching(to)` runs here, then the
+   * state and the messages still waiting travel, and `onArrival(from)` and
+   * `run()` run there. If the move fails the agent stays here and
+   * `onDispatchFailed(to, error)` runs.
+   */
+  dispatch(to: string): Promise<void>;
   /** Services. */
   readonly services: ServicesApi;
   /** Storage. */

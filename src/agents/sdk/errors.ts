@@ -6,6 +6,7 @@ export type AgentErrorCode =
   | "not_found"
   | "queue_full"
   | "inactive"
+  | "moved"
   | "invalid_input"
   | "serialization"
   | "forbidden"

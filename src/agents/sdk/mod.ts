@@ -17,6 +17,14 @@ export type {
   TimersApi,
 } from "./context.ts";
 export { AgentError, type AgentErrorCode, NotHandled } from "./errors.ts";
+export {
+  Itinerary,
+  type ItineraryOptions,
+  type ItineraryState,
+  type Stop,
+  type StopRecord,
+  type StopTask,
+} from "./itinerary.ts";
 export { type Reply, ReplySet } from "./reply_set.ts";
 export {
   type ContractHandlers,

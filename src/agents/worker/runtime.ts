@@ -111,7 +111,10 @@ function makeContext(init: InitCommand): AgentContext {
     deactivate: async (policy = {}) => {
       await request("deactivate", { ...policy });
     },
-    clone: async () => (await request("clone", {})) as string,
+    clone: async (to) => (await request("clone", to === undefined ? {} : { to })) as string,
+    dispatch: async (to) => {
+      await request("dispatch", { to: String(to) });
+    },
     services: {
       advertise: async (service) => (await request("services.advertise", { ...service })) as never,
       withdraw: async (name) => {
@@ -311,8 +314,13 @@ async function handle(command: ToWorker): Promise<void> {
       return;
     case "hook":
       try {
-        // deno-lint-ignore no-explicit-any
-        await (agent as any)[command.hook](command.arg);
+        if (command.hook === "onDispatchFailed") {
+          const { to, error } = command.arg as { to: string; error: WireError };
+          await agent!.onDispatchFailed(to, { code: error.code, message: error.message });
+        } else {
+          // deno-lint-ignore no-explicit-any
+          await (agent as any)[command.hook](command.arg);
+        }
         const state = snapshot();
         lastSent = JSON.stringify(state);
         post({
