@@ -15,6 +15,7 @@ import type { Host } from "../src/host/mod.ts";
 import { packPlugin } from "../src/plugins/mod.ts";
 import { TokenSigner } from "../src/security/mod.ts";
 import { failure } from "./support/agents.ts";
+import { roam } from "./support/cli.ts";
 import { startTestHost, type TestHost } from "./support/host.ts";
 
 const TRAVELER = `
@@ -567,4 +568,28 @@ Deno.test("a host with a different secret cannot deliver an envelope (401)", asy
   assert.deepEqual(await copies(x, id), { records: 1, active: 1 });
   assert.equal((await a.mesh.agent.list()).agents.length, 0);
   assert.ok(isRoamError(await a.mesh.agent.send({ id, kind: "where" }).catch((e) => e)));
+});
+
+Deno.test("roam agent dispatch, clone --to, send --forward and retract work from the command line", async () => {
+  await using net = await Mesh.create();
+  const a = await net.start("a");
+  const b = await net.start("b");
+  const id = await travelerOn(a);
+  const cli = (...args: string[]) => roam(["--data-dir", join(net.root, "a"), ...args]);
+
+  const moved = await cli("agent", "dispatch", id, b.url);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.equal(moved.stdout.trim(), `agent ${id} is on ${b.url}`);
+  const refused = await cli("agent", "send", id, "where");
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /moved to/);
+  const forwarded = await cli("agent", "send", id, "where", "--forward");
+  assert.equal(forwarded.stdout.trim(), '"b"');
+
+  const back = await cli("agent", "retract", id, b.url);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal(back.stdout.trim(), `agent ${id} is back on ${a.url}`);
+  const clone = await cli("agent", "clone", id, "--to", b.url);
+  assert.equal(clone.code, 0, clone.stderr);
+  assert.equal(await ask(b, clone.stdout.trim(), "where"), "b");
 });

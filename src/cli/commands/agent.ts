@@ -39,6 +39,8 @@ Examples:
   roam agent send ID increment
   roam agent send ID echo '{"text": "hi"}' --priority 9
   roam agent deactivate ID --no-activate-on-message
+  roam agent dispatch ID http://10.0.0.5:7420
+  roam agent retract ID http://10.0.0.5:7420
   roam agent ls`,
     );
 
@@ -71,6 +73,7 @@ Examples:
       "--timeout <duration>",
       "how long the handler may run (like 30s); past it the agent is stopped as hung",
     )
+    .option("--forward", "if the agent moved to another host, deliver it there")
     .action(async (id: string, kind: string, args: string | undefined, opts) => {
       const mesh = await client(ctx);
       const outcome = await mesh.agent.send({
@@ -80,12 +83,17 @@ Examples:
         priority: opts.priority,
         oneway: opts.oneway,
         timeoutMs: opts.timeout ? parseDuration(opts.timeout) : undefined,
+        forward: opts.forward,
       });
       if (ctx.global().json || outcome.status === "replied") {
         return printJson(ctx, ctx.global().json ? outcome : outcome.reply);
       }
       ctx.io.out(
-        outcome.status === "queued" ? `queued (position ${outcome.position})` : "accepted",
+        outcome.status === "queued"
+          ? `queued (position ${outcome.position})`
+          : outcome.status === "forwarded"
+          ? `travelled with the agent to ${outcome.location}`
+          : "accepted",
       );
     });
 
@@ -185,11 +193,37 @@ Examples:
   agent.command("clone")
     .description("copy a running agent (a new id, the same state) and print the copy's id")
     .argument("<id>", "the agent id")
-    .action(async (id: string) => {
+    .option("--to <url>", "make the copy on this host (default: here)")
+    .action(async (id: string, opts: { to?: string }) => {
       const mesh = await client(ctx);
-      const clone = await mesh.agent.clone({ id });
+      const clone = await mesh.agent.clone({ id, to: opts.to });
       if (ctx.global().json) printJson(ctx, clone);
       else ctx.io.out(clone.id);
+    });
+
+  agent.command("dispatch")
+    .alias("move")
+    .description(
+      "move a running agent to another host, with its state and waiting messages (exactly once: if that host does not take it, it stays here)",
+    )
+    .argument("<id>", "the agent id")
+    .argument("<to>", "the target host's URL, like http://10.0.0.5:7420")
+    .action(async (id: string, to: string) => {
+      const mesh = await client(ctx);
+      const moved = await mesh.agent.dispatch({ id, to });
+      if (ctx.global().json) printJson(ctx, moved);
+      else ctx.io.out(`agent ${id} is on ${moved.location}`);
+    });
+
+  agent.command("retract")
+    .description("pull an agent back to this host from the host it is on")
+    .argument("<id>", "the agent id")
+    .argument("<from>", "the URL of the host it is on (or went through)")
+    .action(async (id: string, from: string) => {
+      const mesh = await client(ctx);
+      const moved = await mesh.agent.retract({ id, from });
+      if (ctx.global().json) printJson(ctx, moved);
+      else ctx.io.out(`agent ${id} is back on ${moved.location}`);
     });
 
   agent.command("multicast")
