@@ -38,6 +38,7 @@ import {
   pluginRevoke,
 } from "./plugins.ts";
 import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./services.ts";
+import { meshHosts, meshRecord, meshRotate, meshStats, meshSync, meshWait } from "./mesh.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -90,6 +91,19 @@ export {
   ServiceListingSchema,
   serviceUndeclare,
 } from "./services.ts";
+export {
+  GpuSchema,
+  meshHosts,
+  MeshHostSchema,
+  MeshMemberSchema,
+  meshRecord,
+  MeshRecordSchema,
+  meshRotate,
+  meshStats,
+  MeshStatsSchema,
+  meshSync,
+  meshWait,
+} from "./mesh.ts";
 
 /** The contracts by name, as a type. */
 export type Api = {
@@ -125,6 +139,12 @@ export type Api = {
   "service.declare": typeof serviceDeclare;
   "service.undeclare": typeof serviceUndeclare;
   "service.call": typeof serviceCall;
+  "mesh.hosts": typeof meshHosts;
+  "mesh.wait": typeof meshWait;
+  "mesh.stats": typeof meshStats;
+  "mesh.record": typeof meshRecord;
+  "mesh.sync": typeof meshSync;
+  "mesh.rotate": typeof meshRotate;
 };
 
 /** Every method contract, keyed by method name. */
@@ -161,6 +181,12 @@ export const API: Api = {
   "service.declare": serviceDeclare,
   "service.undeclare": serviceUndeclare,
   "service.call": serviceCall,
+  "mesh.hosts": meshHosts,
+  "mesh.wait": meshWait,
+  "mesh.stats": meshStats,
+  "mesh.record": meshRecord,
+  "mesh.sync": meshSync,
+  "mesh.rotate": meshRotate,
 };
 
 /** The name of a method roam serves. */

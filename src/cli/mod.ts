@@ -9,6 +9,7 @@ import { ROAM_VERSION } from "../version.ts";
 import { agentCommand } from "./commands/agent.ts";
 import { eventsCommand } from "./commands/events.ts";
 import { hostCommand } from "./commands/host.ts";
+import { hostsCommand } from "./commands/hosts.ts";
 import { pluginCommand } from "./commands/plugin.ts";
 import { rpcCommand } from "./commands/rpc.ts";
 import { serviceCommand } from "./commands/service.ts";
@@ -62,6 +63,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   const ctx: CommandContext = { io, global: () => program.opts<GlobalOptions>() };
   hostCommand(program, ctx);
   statusCommand(program, ctx);
+  hostsCommand(program, ctx);
   eventsCommand(program, ctx);
   tokenCommand(program, ctx);
   pluginCommand(program, ctx);

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { DEFAULT_PORT, defaultDataDir } from "../client/mod.ts";
 import { RoamError } from "../errors/mod.ts";
+import { MeshConfigSchema } from "../mesh/mod.ts";
 
 const BindEntry = z.string().min(1).refine(
   (v) => v === "auto" || v === "loopback" || isIpAddress(v),
@@ -77,6 +78,8 @@ export const HostConfigSchema = z.object({
   }).default({ warmRunner: true, memoryMb: 256, messageTimeoutMs: 30_000, mailboxCapacity: 1024 }),
   /** Limits on requests. */
   limits: LimitsSchema.default(LimitsSchema.parse({})),
+  /** The mesh: multicast discovery, unicast gossip with peers, failure detection. */
+  mesh: MeshConfigSchema.default(MeshConfigSchema.parse({})),
 });
 
 /** What a caller passes to `startHost`. */

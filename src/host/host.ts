@@ -8,7 +8,8 @@ import {
   Dispatcher,
   type MethodImpl,
 } from "../rpc/mod.ts";
-import { loadOrCreateSecret, TokenSigner } from "../security/mod.ts";
+import { loadOrCreateSecret, readSecret, TokenSigner } from "../security/mod.ts";
+import { Mesh, meshMethods } from "../mesh/mod.ts"; // mesh
 import { EventLog, HostMeta, openStore } from "../store/mod.ts";
 import { DENO_VERSION, ROAM_VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
@@ -188,6 +189,27 @@ export async function startHost(
     ...options.mobility,
   });
   methods.push(...agentMethods(agents, mobility), ...mobilityMethods(mobility));
+  // mesh: the other hosts, found by multicast and unicast gossip, watched in the manner of SWIM.
+  const mesh = new Mesh({
+    config: config.mesh,
+    identity: {
+      id,
+      name: config.name,
+      version: ROAM_VERSION,
+      tags: config.tags,
+      properties: config.properties,
+      epoch: starts,
+    },
+    urls: () => currentUrls(),
+    bindHost: mode === "loopback" ? "127.0.0.1" : "0.0.0.0",
+    httpPort: () => listeners.port,
+    secret: secret.bytes,
+    readSecret: async () => (await readSecret(secret.path)).bytes,
+    token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 120_000 }),
+    events,
+    log,
+  });
+  methods.push(...meshMethods(mesh));
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
@@ -270,9 +292,11 @@ export async function startHost(
     tags: config.tags,
   }, id);
   try {
+    await mesh.start(); // mesh
     await agents.start();
     mobility.start();
   } catch (error) {
+    await mesh.stop(); // mesh
     services.close();
     await listeners.close(0);
     await removeRuntimeInfo(config.dataDir);
@@ -307,6 +331,7 @@ export async function startHost(
           removed: change.removed,
           urls: currentUrls(),
         }, id);
+        mesh.addressesChanged(); // mesh: a new incarnation states the new URLs
         log(`roam: addresses changed; now listening on ${currentUrls().join(", ")}`);
       }
     });
@@ -321,6 +346,7 @@ export async function startHost(
     stopping ??= (async () => {
       clearInterval(watcher);
       await rebinding;
+      await mesh.stop(); // mesh: tell the others this host is leaving
       events.append("host.stopped", { reason }, id);
       for (const socket of sockets) socket.close(1001, "host shutting down");
       const draining = await listeners.close(config.shutdownGraceMs);

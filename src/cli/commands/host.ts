@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { RoamError } from "../../errors/mod.ts";
 import { runUntilSignal, startHost } from "../../host/mod.ts";
+import { parseMulticastGroup } from "../../mesh/mod.ts";
 import type { CommandContext } from "../context.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -24,13 +25,30 @@ export function hostCommand(program: Command, ctx: CommandContext): void {
       "--secret-file <file>",
       "the mesh secret (default DATA_DIR/secret; created with mode 0600 when missing)",
     )
+    .option(
+      "--peer <url>",
+      "a host to join by unicast gossip, for networks without multicast; repeatable",
+      collect,
+    )
+    .option(
+      "--multicast-group <addr:port>",
+      "the multicast group hosts announce themselves on (default 239.255.74.20:7421)",
+      parseMulticastGroup,
+    )
+    .option("--no-multicast", "do not announce or listen on the multicast group")
+    .option(
+      "--gossip-port <port>",
+      "UDP port for unicast gossip (default: the same number as --port)",
+      parseGossipPort,
+    )
     .addHelpText(
       "after",
       `
 Examples:
   roam host                          loopback only, port 7420, data in ~/.roam
   roam host --bind auto --tag gpu    reachable on the LAN, labelled 'gpu'
-  roam host --port 0 --data-dir /tmp/roam-b --name b`,
+  roam host --port 0 --data-dir /tmp/roam-b --name b
+  roam host --bind auto --no-multicast --peer http://192.168.1.20:7420`,
     )
     .action(async (opts) => {
       await runUntilSignal(() =>
@@ -42,6 +60,12 @@ Examples:
           tags: opts.tag,
           properties: parseProperties(opts.property ?? []),
           secretFile: opts.secretFile,
+          mesh: {
+            multicast: opts.multicast,
+            group: opts.multicastGroup,
+            peers: opts.peer,
+            gossipPort: opts.gossipPort,
+          },
         }, { log: (line) => ctx.io.err(line) })
       );
     });
@@ -71,4 +95,16 @@ function parseProperties(list: string[]): Record<string, string> {
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return out;
+}
+
+function parseGossipPort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RoamError(
+      "invalid_input",
+      `--gossip-port must be a whole number from 0 to 65535, got "${value}"`,
+      { value },
+    );
+  }
+  return port;
 }
