@@ -54,9 +54,10 @@ const PeerUrl = z.string().refine((v) => {
 
 /**
  * The mesh's settings: discovery, gossip and failure detection. The timing
- * defaults detect a dead host in about 3.5 s (probe, indirect probe, then the
- * suspicion window) while a host that stalls for up to about 3 s refutes its
- * suspicion instead of being declared dead.
+ * defaults declare a dead host dead in about 3.5 s and at most about 4.5 s in
+ * a small mesh (the wait for the next probe of it, the 1.2 s probe, the 2 s
+ * suspicion window), while a host that stalls for up to about 3 s refutes
+ * its suspicion instead of being declared dead.
  */
 export const MeshConfigSchema = z.object({
   /** Run the mesh at all. */
@@ -78,7 +79,7 @@ export const MeshConfigSchema = z.object({
   /** Hosts to join by unicast, for networks without multicast. */
   peers: z.array(PeerUrl).max(64).default([]),
   /** How often each host probes one member. */
-  probeIntervalMs: z.number().int().min(10).default(500),
+  probeIntervalMs: z.number().int().min(10).default(300),
   /** How long a direct probe waits for its ack before asking others to probe. */
   ackTimeoutMs: z.number().int().min(5).default(500),
   /** How long a whole probe (direct, then indirect) may take before the member is suspected. */
