@@ -76,7 +76,11 @@ export const MeshStatsSchema = z.object({
     group: z.string(),
     interfaces: z.array(z.string()),
   }),
-  keys: z.object({ current: z.string(), previous: z.string().nullable() }),
+  keys: z.object({
+    current: z.string(),
+    previous: z.string().nullable(),
+    next: z.string().nullable(),
+  }),
   packets: z.object({
     received: z.number().int(),
     accepted: z.number().int(),
@@ -169,11 +173,17 @@ export const meshSync = defineMethod({
 export const meshRotate = defineMethod({
   name: "mesh.rotate",
   summary:
-    "Re-read the mesh secret file and seal gossip with the key derived from it; the previous key is still accepted.",
-  params: z.object({}).strict(),
+    "Re-read the mesh secret file: with phase 'accept', also open packets sealed with its key; with 'use' (default), seal with it, still opening the previous key.",
+  params: z.object({
+    phase: z.enum(["accept", "use"]).default("use").describe(
+      "for a mesh without a gap: 'accept' on every host first, then 'use' on every host",
+    ),
+  }).strict(),
+  positional: ["phase"],
   result: z.object({
-    rotated: z.boolean().describe("false when the secret had not changed"),
-    current: z.string(),
-    previous: z.string().nullable(),
+    changed: z.boolean().describe("false when the secret file holds the current key already"),
+    current: z.string().describe("id of the key packets are sealed with"),
+    previous: z.string().nullable().describe("id of the older key still accepted"),
+    next: z.string().nullable().describe("id of a key accepted ahead of use"),
   }),
 });

@@ -87,17 +87,21 @@ export function newNonce(): Uint8Array {
 }
 
 /**
- * The keys a host accepts: the current one (which it seals with) and the one
- * before it, so that a mesh can move to a new secret host by host without a
- * restart and without a gap.
+ * The keys a host accepts: the current one (which it seals with), the one
+ * before it, and a next one announced ahead of use. A mesh moves to a new
+ * secret without a gap in two rounds: every host first accepts the new key
+ * ({@linkcode MeshKeyring.accept}), then every host seals with it
+ * ({@linkcode MeshKeyring.rotate}); the old key is still accepted meanwhile.
  *
  * @example
  * const keys = new MeshKeyring(secret);
+ * keys.accept(newSecret); // opens packets sealed with the new key too
  * keys.rotate(newSecret); // seals with the new key, still opens the old one
  */
 export class MeshKeyring {
   #current: MeshKey;
   #previous: MeshKey | null = null;
+  #next: MeshKey | null = null;
 
   /** Start with the key derived from `secret`. */
   constructor(secret: Uint8Array) {
@@ -114,6 +118,22 @@ export class MeshKeyring {
     return this.#previous;
   }
 
+  /** A key accepted ahead of use; null when none. */
+  get next(): MeshKey | null {
+    return this.#next;
+  }
+
+  /**
+   * Accept packets sealed with the key derived from `secret` without sealing
+   * with it yet. Returns false when it is the current key already.
+   */
+  accept(secret: Uint8Array): boolean {
+    const key = deriveMeshKey(secret);
+    if (timingSafeEqual(key.key, this.#current.key)) return false;
+    this.#next = key;
+    return true;
+  }
+
   /**
    * Make the key derived from `secret` current and keep the current one as
    * previous. Returns false (and changes nothing) when it is the same key.
@@ -123,12 +143,13 @@ export class MeshKeyring {
     if (timingSafeEqual(next.key, this.#current.key)) return false;
     this.#previous = this.#current;
     this.#current = next;
+    this.#next = null;
     return true;
   }
 
   /** The accepted key with this id, if any. */
   find(id: Uint8Array): MeshKey | undefined {
-    for (const key of [this.#current, this.#previous]) {
+    for (const key of [this.#current, this.#previous, this.#next]) {
       if (key && sameBytes(key.id, id)) return key;
     }
     return undefined;

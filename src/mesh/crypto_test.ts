@@ -54,3 +54,17 @@ Deno.test("a keyring seals with the new key after rotation and still opens the p
   assert.equal(keys.find(first.id), undefined);
   assert.equal(keys.find(new Uint8Array([0, 0, 0, 0])), undefined);
 });
+
+Deno.test("a key accepted ahead of use opens packets but does not seal until rotation", () => {
+  const keys = new MeshKeyring(secretA);
+  const old = keys.current;
+  const next = deriveMeshKey(secretB);
+  assert.equal(keys.accept(secretA), false, "the current key needs no accepting");
+  assert.equal(keys.accept(secretB), true);
+  assert.equal(keys.current.idHex, old.idHex, "still sealing with the old key");
+  assert.equal(keys.find(next.id)?.idHex, next.idHex);
+  assert.equal(keys.rotate(secretB), true);
+  assert.equal(keys.current.idHex, next.idHex);
+  assert.equal(keys.previous?.idHex, old.idHex);
+  assert.equal(keys.next, null);
+});

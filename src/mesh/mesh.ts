@@ -373,10 +373,7 @@ export class Mesh {
         group: `${this.#config.group.address}:${this.#config.group.port}`,
         interfaces: this.#multicastInterfaces(),
       },
-      keys: {
-        current: this.#keyring.current.idHex,
-        previous: this.#keyring.previous?.idHex ?? null,
-      },
+      keys: this.#keyIds(),
       packets: { ...s.packets },
       dropped: { ...s.dropped },
       probes: { ...s.probes },
@@ -427,19 +424,35 @@ export class Mesh {
   }
 
   /**
-   * Re-read the secret and seal with the key derived from it, keeping the
-   * current key as the accepted previous one.
+   * Re-read the secret file. `accept`: also open packets sealed with its key
+   * (the first round of a rotation). `use`: seal with it, keeping the current
+   * key as the accepted previous one (the second round).
    */
-  async rotate(): Promise<{ rotated: boolean; current: string; previous: string | null }> {
+  async rotate(phase: "accept" | "use" = "use"): Promise<
+    { changed: boolean; current: string; previous: string | null; next: string | null }
+  > {
     if (!this.#options.readSecret) {
       throw new RoamError("unsupported", "this host cannot re-read its mesh secret", {});
     }
-    const rotated = this.#keyring.rotate(await this.#options.readSecret());
-    if (rotated) this.#log(`roam: mesh key is now ${this.#keyring.current.idHex}`);
+    const secret = await this.#options.readSecret();
+    const changed = phase === "accept"
+      ? this.#keyring.accept(secret)
+      : this.#keyring.rotate(secret);
+    if (changed) {
+      this.#log(
+        phase === "accept"
+          ? `roam: mesh key ${this.#keyring.next?.idHex} accepted; seal with it with 'mesh.rotate'`
+          : `roam: mesh packets are now sealed with key ${this.#keyring.current.idHex}`,
+      );
+    }
+    return { changed, ...this.#keyIds() };
+  }
+
+  #keyIds() {
     return {
-      rotated,
       current: this.#keyring.current.idHex,
       previous: this.#keyring.previous?.idHex ?? null,
+      next: this.#keyring.next?.idHex ?? null,
     };
   }
 

@@ -10,6 +10,6 @@ export function meshMethods(mesh: Mesh): MethodImpl[] {
     implement(meshStats, () => mesh.stats()),
     implement(meshRecord, () => mesh.record()),
     implement(meshSync, ({ from }) => mesh.sync(from)),
-    implement(meshRotate, () => mesh.rotate()),
+    implement(meshRotate, ({ phase }) => mesh.rotate(phase)),
   ];
 }
