@@ -24,8 +24,8 @@ import {
 import { type Departure, Transfers } from "./transfers.ts";
 
 /**
- * Turns what a caller wrote for a target (a host URL today; a mesh host name
- * once membership exists) into the target's base URL.
+ * Turns what a caller wrote for a target (a host URL, or a host name or id
+ * that the host looks up in its mesh) into the target's base URL.
  */
 export type ResolveHost = (to: string) => string | Promise<string>;
 

@@ -144,10 +144,12 @@ export const agentRestart = defineMethod({
 export const agentClone = defineMethod({
   name: "agent.clone",
   summary:
-    "Copy a running agent (a new id, the same state) on this host, or on another host given its URL.",
+    "Copy a running agent (a new id, the same state) on this host, or on another host given its name or URL.",
   params: z.object({
     id: AgentId,
-    to: z.string().min(1).max(2048).optional().describe("a host URL; default this host"),
+    to: z.string().min(1).max(2048).optional().describe(
+      "a host name or id of the mesh, or a host URL; default this host",
+    ),
   }).strict(),
   positional: ["id", "to"],
   result: z.object({

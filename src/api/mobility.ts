@@ -4,7 +4,7 @@ import { defineMethod } from "../rpc/mod.ts";
 const AgentId = z.string().uuid().describe("an agent id");
 const TransferId = z.string().uuid().describe("the id of one hand-off");
 const HostRef = z.string().min(1).max(2048).describe(
-  "a host URL, like http://10.0.0.5:7420",
+  "a host URL, like http://10.0.0.5:7420, or the name or id of an alive host of the mesh",
 );
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "a sha256 is 64 hex digits" });
 

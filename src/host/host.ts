@@ -9,7 +9,7 @@ import {
   type MethodImpl,
 } from "../rpc/mod.ts";
 import { loadOrCreateSecret, readSecret, TokenSigner } from "../security/mod.ts";
-import { Mesh, meshMethods } from "../mesh/mod.ts"; // mesh
+import { hostAddress, Mesh, meshMethods } from "../mesh/mod.ts"; // mesh
 import { EventLog, HostMeta, openStore } from "../store/mod.ts";
 import { DENO_VERSION, ROAM_VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
@@ -44,7 +44,10 @@ export interface StartOptions {
   interfaces?: InterfaceSource;
   /** Where the host's log lines go. Default: stderr. */
   log?: (line: string) => void;
-  /** Moving agents: how target names become URLs, timings, and test-only fault points. */
+  /**
+   * Moving agents: how target names become URLs (default: a URL as it is, a
+   * host name or id through the mesh), timings, and test-only fault points.
+   */
   mobility?: {
     resolve?: ResolveHost;
     commitGraceMs?: number;
@@ -187,6 +190,8 @@ export async function startHost(
     self: { id, name: config.name, url: () => currentUrls()[0] },
     log,
     ...options.mobility,
+    // A target that is not a URL is a host name or id, looked up in the mesh.
+    resolve: options.mobility?.resolve ?? ((to) => hostAddress(mesh, to)),
   });
   methods.push(...agentMethods(agents, mobility), ...mobilityMethods(mobility));
   // mesh: the other hosts, found by multicast and unicast gossip, watched in the manner of SWIM.

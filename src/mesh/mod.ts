@@ -17,6 +17,7 @@ export {
   type MeshStats,
 } from "./mesh.ts";
 export { meshMethods } from "./methods.ts";
+export { hostAddress, type HostFinder, isUrlRef } from "./address.ts";
 export {
   DEFAULT_MULTICAST_GROUP,
   DEFAULT_MULTICAST_PORT,

@@ -2,7 +2,7 @@ import type { Agent } from "./agent.ts";
 
 /** One stop of a tour: the host to go to and the task to run there. */
 export interface Stop {
-  /** The host's URL. */
+  /** The host: its URL, or its name or id in the mesh. */
   to: string;
   /** The name of a task given to the {@linkcode Itinerary}. */
   task: string;
@@ -12,7 +12,7 @@ export interface Stop {
 
 /** What happened at one stop. */
 export interface StopRecord {
-  /** The stop's URL. */
+  /** The stop, as written in the tour. */
   to: string;
   task: string;
   /** Whether the agent got there and the task returned. */
@@ -101,7 +101,7 @@ export class Itinerary {
   }
 
   /**
-   * Start a tour of `stops` (URLs, which run the task `"visit"`, or full
+   * Start a tour of `stops` (host URLs or mesh host names, which run the task `"visit"`, or full
    * stops); the agent comes back to `home` (default: the host it is on now)
    * at the end. Call it from a message handler or `run()`; the first move
    * happens after the current message.
@@ -198,11 +198,13 @@ export class Itinerary {
     }
   }
 
-  #isHere(url: string): boolean {
-    const here = this.#agent.ctx.host.url;
+  /** Whether `to` (a host URL, or a host name or id of the mesh) is the host the agent is on. */
+  #isHere(to: string): boolean {
+    const { url: here, name, id } = this.#agent.ctx.host;
+    if (to === name || to === id) return true;
     if (!here) return false;
     try {
-      return new URL(url).origin === new URL(here).origin;
+      return new URL(to).origin === new URL(here).origin;
     } catch {
       return false;
     }

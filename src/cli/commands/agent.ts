@@ -39,8 +39,9 @@ Examples:
   roam agent send ID increment
   roam agent send ID echo '{"text": "hi"}' --priority 9
   roam agent deactivate ID --no-activate-on-message
+  roam agent dispatch ID gpu-box
   roam agent dispatch ID http://10.0.0.5:7420
-  roam agent retract ID http://10.0.0.5:7420
+  roam agent retract ID gpu-box
   roam agent ls`,
     );
 
@@ -193,7 +194,7 @@ Examples:
   agent.command("clone")
     .description("copy a running agent (a new id, the same state) and print the copy's id")
     .argument("<id>", "the agent id")
-    .option("--to <url>", "make the copy on this host (default: here)")
+    .option("--to <host>", "make the copy on this host, by name or URL (default: here)")
     .action(async (id: string, opts: { to?: string }) => {
       const mesh = await client(ctx);
       const clone = await mesh.agent.clone({ id, to: opts.to });
@@ -207,7 +208,7 @@ Examples:
       "move a running agent to another host, with its state and waiting messages (exactly once: if that host does not take it, it stays here)",
     )
     .argument("<id>", "the agent id")
-    .argument("<to>", "the target host's URL, like http://10.0.0.5:7420")
+    .argument("<to>", "the target host's name in the mesh ('roam hosts'), or its URL")
     .action(async (id: string, to: string) => {
       const mesh = await client(ctx);
       const moved = await mesh.agent.dispatch({ id, to });
@@ -218,7 +219,7 @@ Examples:
   agent.command("retract")
     .description("pull an agent back to this host from the host it is on")
     .argument("<id>", "the agent id")
-    .argument("<from>", "the URL of the host it is on (or went through)")
+    .argument("<from>", "the host it is on (or went through), by name or URL")
     .action(async (id: string, from: string) => {
       const mesh = await client(ctx);
       const moved = await mesh.agent.retract({ id, from });

@@ -1,0 +1,57 @@
+/**
+ * Agents addressed by host name: two loopback hosts joined through --peer
+ * (a loopback host gossips by unicast on 127.0.0.1 and never multicasts)
+ * move agents by the names the mesh knows them by.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { isRoamError } from "../mod.ts";
+import { ask, hostWithClient, installPluginDir } from "./support/agents.ts";
+
+const TOURIST = new URL("./fixtures/plugins/tourist", import.meta.url).pathname;
+
+Deno.test("dispatch, clone and retract take a host name; an unknown or departed name says to look at 'roam hosts'", async () => {
+  const root = await Deno.makeTempDir({ prefix: "roam-names-" });
+  const secretFile = join(root, "secret");
+  try {
+    await using a = await hostWithClient({ name: "alpha", secretFile, dataDir: join(root, "a") });
+    await using b = await hostWithClient({
+      name: "beta",
+      secretFile,
+      dataDir: join(root, "b"),
+      mesh: { peers: [a.t.host.url] },
+    });
+    await a.mesh.mesh.wait({ host: "beta", timeoutMs: 5_000 });
+    await b.mesh.mesh.wait({ host: "alpha", timeoutMs: 5_000 });
+    await installPluginDir(a.mesh, TOURIST);
+    const { id } = await a.mesh.agent.create({ plugin: "tourist" });
+
+    const moved = await a.mesh.agent.dispatch({ id, to: "beta" });
+    assert.equal(moved.location, b.t.host.url);
+    assert.equal(await ask(b.mesh, id, "where"), "beta");
+
+    const clone = await b.mesh.agent.clone({ id, to: "alpha" });
+    assert.equal(clone.location, a.t.host.url);
+    assert.equal(await ask(a.mesh, clone.id, "where"), "alpha");
+
+    await a.mesh.agent.retract({ id, from: "beta" });
+    assert.equal(await ask(a.mesh, id, "where"), "alpha");
+
+    await assert.rejects(
+      a.mesh.agent.dispatch({ id, to: "gamma" }),
+      (e) => isRoamError(e, "not_found") && /no host named "gamma".*'roam hosts'/.test(e.message),
+    );
+    await b[Symbol.asyncDispose]();
+    // Its goodbye packet is on its way; the name is refused once alpha has it.
+    while ((await a.mesh.mesh.hosts({})).hosts.find((h) => h.name === "beta")?.state === "alive") {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await assert.rejects(
+      a.mesh.agent.dispatch({ id, to: "beta" }),
+      (e) => isRoamError(e, "unavailable") && /"beta" is left.*'roam hosts'/.test(e.message),
+    );
+    assert.equal(await ask(a.mesh, id, "where"), "alpha");
+  } finally {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
