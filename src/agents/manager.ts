@@ -496,35 +496,26 @@ export class AgentManager implements InstanceHost {
 
   /** Copy a running agent: `onCloning` on it, `onClone` on the copy (a new id, the same state), `onCloned` on it. */
   async clone(id: string): Promise<string> {
-    this.#refuseWhileMoving(id);
-    const entry = this.#active.get(id);
-    if (!entry) {
-      throw this.#records.get(id)
-        ? new RoamError("inactive", `agent ${id} is not running; activate it first`, { id })
-        : notFound(id);
-    }
-    const state = await entry.instance.hook("onCloning", null, this.#o.hookTimeoutMs);
-    const cloneId = crypto.randomUUID();
-    await this.#locked(cloneId, async () => {
-      const instance = await this.#startInstance(cloneId, entry.plugin, "clone", state, {
-        origin: id,
+    const placed = await this.cloneTo(id, async ({ plugin, state }) => {
+      const cloneId = crypto.randomUUID();
+      await this.#locked(cloneId, async () => {
+        const instance = await this.#startInstance(cloneId, plugin, "clone", state, { origin: id });
+        this.#records.put({
+          id: cloneId,
+          plugin: plugin.name,
+          version: plugin.version,
+          sha256: plugin.sha256,
+          status: "active",
+          state: instance.state,
+          policy: DEFAULT_POLICY,
+          activateAt: null,
+          activateOnStartup: false,
+          reason: null,
+        });
       });
-      this.#records.put({
-        id: cloneId,
-        plugin: entry.plugin.name,
-        version: entry.plugin.version,
-        sha256: entry.plugin.sha256,
-        status: "active",
-        state: instance.state,
-        policy: DEFAULT_POLICY,
-        activateAt: null,
-        activateOnStartup: false,
-        reason: null,
-      });
+      return { id: cloneId, location: "local" };
     });
-    await entry.instance.hook("onCloned", cloneId, this.#o.hookTimeoutMs);
-    this.#o.events.append("agent.cloned", { clone: cloneId }, id);
-    return cloneId;
+    return placed.id;
   }
 
   /** Kill an agent's runner process (tests use this to stand for an out-of-memory crash). */
