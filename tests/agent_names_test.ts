@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isRoamError } from "../mod.ts";
-import { ask, hostWithClient, installPluginDir } from "./support/agents.ts";
+import { ask, failure, hostWithClient, installPluginDir } from "./support/agents.ts";
 
 const TOURIST = new URL("./fixtures/plugins/tourist", import.meta.url).pathname;
 
@@ -51,6 +51,44 @@ Deno.test("dispatch, clone and retract take a host name; an unknown or departed 
       (e) => isRoamError(e, "unavailable") && /"beta" is left.*'roam hosts'/.test(e.message),
     );
     assert.equal(await ask(a.mesh, id, "where"), "alpha");
+  } finally {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("agent.create and agent.dispatch place an agent on the best host that has the tags asked for, or say why none fits", async () => {
+  const root = await Deno.makeTempDir({ prefix: "roam-place-" });
+  const secretFile = join(root, "secret");
+  try {
+    await using a = await hostWithClient({ name: "alpha", secretFile, dataDir: join(root, "a") });
+    await using b = await hostWithClient({
+      name: "beta",
+      secretFile,
+      dataDir: join(root, "b"),
+      tags: ["lab"],
+      mesh: { peers: [a.t.host.url] },
+    });
+    // beta's tags come with its record, fetched over HTTP once alpha hears of it.
+    while (!(await a.mesh.mesh.hosts({})).hosts.some((h) => h.tags.includes("lab"))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await installPluginDir(a.mesh, TOURIST);
+
+    // beta lacks the plugin: alpha installs it there first.
+    const placed = await a.mesh.agent.create({ plugin: "tourist", to: { tags: ["lab"] } });
+    assert.deepEqual(placed.host, { id: b.t.host.id, name: "beta", url: b.t.host.url });
+    assert.equal(await ask(b.mesh, placed.id, "where"), "beta");
+
+    // Leaving beta, the only other host is alpha.
+    const moved = await b.mesh.agent.dispatch({ id: placed.id, to: {} });
+    assert.equal(moved.location, a.t.host.url);
+    assert.equal(await ask(a.mesh, placed.id, "where"), "alpha");
+
+    const none = await failure(a.mesh.agent.create({ plugin: "tourist", to: { tags: ["gpu"] } }));
+    assert.equal(none.code, "not_found");
+    assert.match(none.message, /alpha lacks the tag gpu; beta lacks the tag gpu/);
+    const here = await failure(b.mesh.agent.dispatch({ id: placed.id, to: { tags: ["lab"] } }));
+    assert.equal(here.code, "not_found");
   } finally {
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }

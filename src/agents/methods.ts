@@ -18,7 +18,13 @@ import type { AgentMobility } from "./mobility.ts";
 /** The `agent.*` RPC methods over a manager; `mobility` clones to other hosts. */
 export function agentMethods(agents: AgentManager, mobility?: AgentMobility): MethodImpl[] {
   return [
-    implement(agentCreate, async (p) => ({ id: await agents.create(p) })),
+    implement(agentCreate, async ({ to, ...p }) => {
+      if (to === undefined) return { id: await agents.create(p) };
+      if (!mobility) {
+        throw new RoamError("unsupported", "this host does not place agents on other hosts", {});
+      }
+      return await mobility.createPlaced(p, to);
+    }),
     implement(agentSend, (p) => agents.send(p)),
     implement(agentList, (p) => ({
       agents: agents.list().filter((a) =>

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
-import { agentSend, pluginBundle } from "../api/mod.ts";
+import type { z } from "zod";
+import { agentCreate, agentSend, PlacementSchema, pluginBundle } from "../api/mod.ts";
 import { isRoamError, RoamError } from "../errors/mod.ts";
 import type { PluginStore } from "../plugins/mod.ts";
 import { normalizeHostUrl, RpcHttpClient } from "../rpc/mod.ts";
@@ -29,6 +30,26 @@ import { type Departure, Transfers } from "./transfers.ts";
  */
 export type ResolveHost = (to: string) => string | Promise<string>;
 
+/** What a host must offer to be chosen for an agent: tags, free RAM, a GPU with free VRAM. */
+export type Placement = z.infer<typeof PlacementSchema>;
+
+/** A host chosen for an agent. */
+export interface PlacedHost {
+  id: string;
+  name: string;
+  url: string;
+}
+
+/**
+ * Chooses the best alive host that offers what `placement` asks for;
+ * `excludeSelf` when the agent is leaving this host. Throws `not_found`
+ * saying why each host was passed over.
+ */
+export type PlaceHost = (
+  placement: Placement,
+  options: { excludeSelf: boolean },
+) => PlacedHost | Promise<PlacedHost>;
+
 /**
  * Points where a test may stop a hand-off as if the host had died there.
  * Returning `"crash"` leaves every durable record as it is at that point and
@@ -55,6 +76,8 @@ export interface AgentMobilityOptions {
   self: { id: string; name: string; url: () => string };
   /** Target names to URLs. Default: the target must be a URL. */
   resolve?: ResolveHost;
+  /** Chooses a host by what it offers. Default: none, and a placement is refused. */
+  place?: PlaceHost;
   log: (line: string) => void;
   /** Longest wait for a target to say who it is before anything moves. Default 5 s. */
   preflightTimeoutMs?: number;
@@ -183,14 +206,16 @@ export class AgentMobility implements AgentTravel {
    */
   async dispatch(
     id: string,
-    to: string,
+    to: string | Placement,
     options: { retract?: boolean; byAgent?: boolean } = {},
   ): Promise<Moved> {
     const byAgent = options.byAgent ?? false;
-    let url = to;
+    let url = typeof to === "string" ? to : "a host chosen by placement";
     try {
       this.#alive();
-      url = await this.#resolve(to);
+      url = typeof to === "string"
+        ? await this.#resolve(to)
+        : normalizeHostUrl((await this.#place(to, true)).url);
       if (!this.#o.agents.has(id)) {
         const location = this.#transfers.location(id);
         if (location) throw moved(id, location.url, location.epoch);
@@ -258,6 +283,47 @@ export class AgentMobility implements AgentTravel {
     const departure = this.#transfers.departure(transferId)!;
     this.#frozen.set(transferId, { frozen, byAgent });
     return await this.#handOff(departure);
+  }
+
+  /**
+   * Create an agent on the best alive host that offers what `placement`
+   * asks for, this one included: here when this host is best, otherwise on
+   * that host over its RPC, installing the plugin there first when it lacks
+   * it (the target operator's grants apply, as for an agent that moves).
+   */
+  async createPlaced(
+    params: { plugin: string; version?: string; state?: unknown; init?: unknown },
+    placement: Placement,
+  ): Promise<{ id: string; host: PlacedHost }> {
+    this.#alive();
+    const chosen = await this.#place(placement, false);
+    const host = { id: chosen.id, name: chosen.name, url: chosen.url };
+    let id: string;
+    if (host.id === this.#o.self.id) {
+      id = await this.#o.agents.create(params);
+    } else {
+      const client = this.#client(host.url, agentCreate.timeoutMs ?? 180_000);
+      const create = async () =>
+        agentCreate.result.parse(await client.call("agent.create", params)).id;
+      try {
+        id = await create();
+      } catch (error) {
+        const local = this.#o.plugins.get(params.plugin, params.version);
+        if (!isRoamError(error, "not_found") || !local) throw error;
+        await client.call("plugin.add", {
+          manifest: local.manifest,
+          code: await this.#o.plugins.readCode(local),
+        });
+        id = await create();
+      }
+    }
+    this.#o.events.append("agent.placed", {
+      plugin: params.plugin,
+      host: host.name,
+      url: host.url,
+      placement,
+    }, id);
+    return { id, host };
   }
 
   /**
@@ -844,6 +910,17 @@ export class AgentMobility implements AgentTravel {
       };
     }
     return new RpcHttpClient({ url, token: this.#token.value, timeoutMs });
+  }
+
+  async #place(placement: Placement, excludeSelf: boolean): Promise<PlacedHost> {
+    if (!this.#o.place) {
+      throw new RoamError(
+        "unsupported",
+        "this host has no mesh to choose a host from; give a host URL",
+        {},
+      );
+    }
+    return await this.#o.place(placement, { excludeSelf });
   }
 
   async #resolve(to: string): Promise<string> {

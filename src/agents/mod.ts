@@ -27,6 +27,9 @@ export {
   type AgentMobilityOptions,
   type MobilityFaults,
   type Moved,
+  type PlacedHost,
+  type PlaceHost,
+  type Placement,
   type ResolveHost,
 } from "./mobility.ts";
 export { mobilityMethods } from "./mobility_methods.ts";

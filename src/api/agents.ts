@@ -19,6 +19,22 @@ export const AgentSummarySchema = z.object({
   state: Json.optional(),
 });
 
+/** What a host must offer to be chosen for an agent (`agent.create`, `agent.dispatch`). */
+export const PlacementSchema = z.object({
+  tags: z.array(z.string().min(1).max(64)).max(64).optional().describe(
+    "every one of these tags (--tag)",
+  ),
+  minFreeRamMb: z.number().int().min(0).optional().describe("at least this much free RAM, MB"),
+  gpu: z.object({
+    minFreeVramMb: z.number().int().min(0).describe("free VRAM on one GPU, MB"),
+  }).strict().optional().describe("a GPU with at least this much free VRAM"),
+}).strict().describe(
+  "choose the best alive host that matches: lowest load first, then most free RAM",
+);
+
+/** The host an agent was placed on. */
+export const PlacedHostSchema = z.object({ id: z.string(), name: z.string(), url: z.string() });
+
 /** `agent.create`: start an agent of an installed plugin. */
 export const agentCreate = defineMethod({
   name: "agent.create",
@@ -28,9 +44,16 @@ export const agentCreate = defineMethod({
     version: z.string().max(64).optional(),
     state: Json.optional().describe("its first state; default: the class's initialState()"),
     init: Json.optional().describe("passed to onCreation"),
+    to: PlacementSchema.optional().describe(
+      "create it on the best alive host of the mesh that matches (this one included); default here",
+    ),
   }).strict(),
   positional: ["plugin"],
-  result: z.object({ id: z.string() }),
+  result: z.object({
+    id: z.string(),
+    host: PlacedHostSchema.optional().describe("where it was created, when `to` was given"),
+  }),
+  timeoutMs: 180_000,
 });
 
 /** `agent.send`: deliver a message. */

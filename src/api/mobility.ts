@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineMethod } from "../rpc/mod.ts";
+import { PlacementSchema } from "./agents.ts";
 
 const AgentId = z.string().uuid().describe("an agent id");
 const TransferId = z.string().uuid().describe("the id of one hand-off");
@@ -22,7 +23,9 @@ export const agentDispatch = defineMethod({
     "Move a running agent to another host: onDispatching here, its state and waiting messages travel, onArrival and run() there. Exactly once: if the target does not take it, it stays here.",
   params: z.object({
     id: AgentId,
-    to: HostRef,
+    to: z.union([HostRef, PlacementSchema]).describe(
+      "a host name or URL, or what the host must offer: the best other alive host that matches is chosen",
+    ),
     retract: z.boolean().optional().describe(
       "set by agent.retract on the host pulling the agent back: onReverting runs instead of onDispatching",
     ),

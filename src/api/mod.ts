@@ -75,6 +75,8 @@ export {
   agentRestart,
   agentSend,
   AgentSummarySchema,
+  PlacedHostSchema,
+  PlacementSchema,
 } from "./agents.ts";
 export {
   agentCommit,

@@ -9,7 +9,7 @@ import {
   type MethodImpl,
 } from "../rpc/mod.ts";
 import { loadOrCreateSecret, readSecret, TokenSigner } from "../security/mod.ts";
-import { hostAddress, Mesh, meshMethods } from "../mesh/mod.ts"; // mesh
+import { hostAddress, Mesh, meshMethods, placeAgent } from "../mesh/mod.ts"; // mesh
 import { EventLog, HostMeta, openStore } from "../store/mod.ts";
 import { DENO_VERSION, ROAM_VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
@@ -192,6 +192,10 @@ export async function startHost(
     ...options.mobility,
     // A target that is not a URL is a host name or id, looked up in the mesh.
     resolve: options.mobility?.resolve ?? ((to) => hostAddress(mesh, to)),
+    place: (placement, { excludeSelf }) =>
+      placeAgent(mesh.hosts(), placement, {
+        exclude: excludeSelf ? { [id]: "is where the agent is" } : {},
+      }),
   });
   methods.push(...agentMethods(agents, mobility), ...mobilityMethods(mobility));
   // mesh: the other hosts, found by multicast and unicast gossip, watched in the manner of SWIM.

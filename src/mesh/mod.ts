@@ -18,6 +18,7 @@ export {
 } from "./mesh.ts";
 export { meshMethods } from "./methods.ts";
 export { hostAddress, type HostFinder, isUrlRef } from "./address.ts";
+export { type Exclusion, placeAgent, type Placement, type PlaceOptions } from "./placement.ts";
 export {
   DEFAULT_MULTICAST_GROUP,
   DEFAULT_MULTICAST_PORT,
