@@ -30,6 +30,11 @@ export interface LanHostOptions {
   secretFile: string;
   /** More `roam host` arguments (`--peer`, `--no-multicast`, ...). */
   args?: string[];
+  /**
+   * A script to run instead of main.ts, with the same arguments (a host with
+   * test-only fault points); set it to undefined before a restart to run `roam host`.
+   */
+  entry?: string;
 }
 
 /** A `roam host --bind auto` process in one namespace of a LAN. */
@@ -65,7 +70,7 @@ export class LanHost {
   async start(timeoutMs = 15_000): Promise<void> {
     const args = [
       ...FLAGS,
-      MAIN,
+      this.options.entry ?? MAIN,
       "--data-dir",
       this.dataDir,
       "host",

@@ -147,7 +147,8 @@ export class Itinerary {
     }
     const stop = tour.stops[tour.next];
     tour.records.push({
-      to,
+      // As the tour names it (a host name, say), not as the move resolved it.
+      to: stop?.to ?? to,
       task: stop?.task ?? "visit",
       ok: false,
       error,
