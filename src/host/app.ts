@@ -7,6 +7,11 @@ export interface AppRoutes {
   rpc: (request: Request) => Promise<Response>;
   /** `GET /rpc/ws`. */
   ws: (request: Request) => Response;
+  /** `GET /relay/connect` and `/relay/<hostId>/…`: this host as a relay hub. */
+  relay?: {
+    connect: (request: Request) => Response;
+    forward: (hostId: string, request: Request) => Promise<Response>;
+  };
 }
 
 /** The host's HTTP surface: JSON-RPC over HTTP and WebSocket, and a short index. */
@@ -14,6 +19,11 @@ export function createApp(routes: AppRoutes): Hono {
   const app = new Hono();
   app.post("/rpc", (c) => routes.rpc(c.req.raw));
   app.get("/rpc/ws", (c) => routes.ws(c.req.raw));
+  const relay = routes.relay;
+  if (relay) {
+    app.get("/relay/connect", (c) => relay.connect(c.req.raw));
+    app.all("/relay/:hostId/*", (c) => relay.forward(c.req.param("hostId"), c.req.raw));
+  }
   app.get(
     "/",
     (c) =>

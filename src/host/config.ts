@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_PORT, defaultDataDir } from "../client/mod.ts";
 import { RoamError } from "../errors/mod.ts";
 import { MeshConfigSchema } from "../mesh/mod.ts";
+import { RelayHubConfigSchema, RelayUrlsSchema } from "../relay/mod.ts";
 
 const BindEntry = z.string().min(1).refine(
   (v) => v === "auto" || v === "loopback" || isIpAddress(v),
@@ -80,6 +81,10 @@ export const HostConfigSchema = z.object({
   limits: LimitsSchema.default(LimitsSchema.parse({})),
   /** The mesh: multicast discovery, unicast gossip with peers, failure detection. */
   mesh: MeshConfigSchema.default(MeshConfigSchema.parse({})),
+  /** Hubs to keep a relay connection to (`--relay`), for a host others cannot connect to. */
+  relay: RelayUrlsSchema.default([]),
+  /** How this host queues requests for hosts connected to it as a relay hub. */
+  relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
 });
 
 /** What a caller passes to `startHost`. */

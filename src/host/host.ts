@@ -24,6 +24,7 @@ import { type HostConfig, type HostConfigInput, resolveHostConfig } from "./conf
 import { ListenerSet } from "./listeners.ts";
 import { hostMethods } from "./methods.ts";
 import { pluginMethods, PluginStore } from "../plugins/mod.ts";
+import { RelayHub, RelayLink } from "../relay/mod.ts";
 import {
   AgentManager,
   agentMethods,
@@ -77,6 +78,8 @@ export interface Host {
   readonly finished: Promise<void>;
   /** Check `--bind auto` addresses now instead of at the next interval. */
   rebind(): Promise<void>;
+  /** Resolves once every `--relay` hub has accepted this host (at once without any). */
+  relayReady(): Promise<void>;
   /** Stop: close sockets and listeners (letting calls finish), record it, close state. Idempotent. */
   stop(reason?: string): Promise<void>;
 }
@@ -125,7 +128,7 @@ export async function startHost(
   const mode = bindMode(config.bind);
 
   const info = () => {
-    const urls = currentUrls();
+    const urls = advertisedUrls();
     const bounds = events.bounds();
     return {
       id,
@@ -209,7 +212,7 @@ export async function startHost(
       properties: config.properties,
       epoch: starts,
     },
-    urls: () => currentUrls(),
+    urls: () => advertisedUrls(),
     bindHost: mode === "loopback" ? "127.0.0.1" : "0.0.0.0",
     httpPort: () => listeners.port,
     secret: secret.bytes,
@@ -236,7 +239,31 @@ export async function startHost(
       throw error;
     }
   };
+  // relay: this host as a hub for hosts that cannot accept connections (/relay/...).
+  const relayHub = new RelayHub({
+    authenticate,
+    config: config.relayHub,
+    maxBodyBytes: config.limits.maxRequestBytes,
+    baseUrl: () => currentUrls()[0],
+    log,
+    events,
+  });
+  // relay: with --relay, this host is reached through its hubs, served by its own app.
+  const relayLinks = config.relay.map((hub) =>
+    new RelayLink({
+      hub,
+      self: { id, name: config.name },
+      token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 24 * 3600_000 }),
+      handle: (request) => app.fetch(request),
+      log,
+    })
+  );
+  const advertisedUrls = () => [...relayLinks.map((link) => link.url), ...currentUrls()];
   const app = createApp({
+    relay: {
+      connect: (request) => relayHub.connect(request),
+      forward: (hostId, request) => relayHub.forward(hostId, request),
+    },
     rpc: createHttpRpcHandler({
       dispatcher,
       authenticate,
@@ -304,6 +331,7 @@ export async function startHost(
     await mesh.start(); // mesh
     await agents.start();
     mobility.start();
+    for (const link of relayLinks) link.start();
   } catch (error) {
     await mesh.stop(); // mesh
     services.close();
@@ -356,6 +384,8 @@ export async function startHost(
       clearInterval(watcher);
       await rebinding;
       await mesh.stop(); // mesh: tell the others this host is leaving
+      await Promise.all(relayLinks.map((link) => link.stop()));
+      await relayHub.close();
       events.append("host.stopped", { reason }, id);
       for (const socket of sockets) socket.close(1001, "host shutting down");
       const draining = await listeners.close(config.shutdownGraceMs);
@@ -389,6 +419,9 @@ export async function startHost(
     tokens,
     finished,
     rebind,
+    relayReady: async () => {
+      await Promise.all(relayLinks.map((link) => link.ready()));
+    },
     stop,
   };
 }

@@ -41,6 +41,11 @@ export function hostCommand(program: Command, ctx: CommandContext): void {
       "UDP port for unicast gossip (default: the same number as --port)",
       parseGossipPort,
     )
+    .option(
+      "--relay <url>",
+      "a hub (any roam host) to stay connected to, for a host others cannot connect to; it is then reached at URL/relay/<host id>; repeatable",
+      collect,
+    )
     .addHelpText(
       "after",
       `
@@ -48,7 +53,8 @@ Examples:
   roam host                          loopback only, port 7420, data in ~/.roam
   roam host --bind auto --tag gpu    reachable on the LAN, labelled 'gpu'
   roam host --port 0 --data-dir /tmp/roam-b --name b
-  roam host --bind auto --no-multicast --peer http://192.168.1.20:7420`,
+  roam host --bind auto --no-multicast --peer http://192.168.1.20:7420
+  roam host --relay http://hub.example:7420   behind NAT: reached through the hub`,
     )
     .action(async (opts) => {
       await runUntilSignal(() =>
@@ -60,6 +66,7 @@ Examples:
           tags: opts.tag,
           properties: parseProperties(opts.property ?? []),
           secretFile: opts.secretFile,
+          relay: opts.relay,
           mesh: {
             multicast: opts.multicast,
             group: opts.multicastGroup,

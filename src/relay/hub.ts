@@ -1,0 +1,371 @@
+import { RoamError } from "../errors/mod.ts";
+import { type Authenticate, bearerToken, toErrorObject, WS_TOKEN_PREFIX } from "../rpc/mod.ts";
+import type { RelayHubConfig } from "./config.ts";
+import { type DownFrame, RELAY_PROTOCOL, relayHeaders, UpFrameSchema } from "./frame.ts";
+
+/** Options for {@linkcode RelayHub}. */
+export interface RelayHubOptions {
+  /** Checks the host token a connecting host presents. */
+  authenticate: Authenticate;
+  /** Queue bounds, deadlines and the offline threshold. */
+  config: RelayHubConfig;
+  /** Largest request body relayed (the host's usual request limit). */
+  maxBodyBytes: number;
+  /** The hub's own base URL, to tell a connected host where it is reachable. */
+  baseUrl: () => string;
+  /** Where log lines go. */
+  log?: (line: string) => void;
+  /**
+   * Where events go: `relay.connected`, `relay.disconnected`, `relay.offline`,
+   * and `relay.queued` for a request that must wait for its host to come back.
+   */
+  events?: {
+    append(type: string, data: Record<string, unknown>, subject: string | null): unknown;
+  };
+}
+
+/** What the hub knows of one connected (or once connected) host. */
+export interface RelayedHost {
+  /** The host's id. */
+  id: string;
+  /** Its name, from its hello. */
+  name: string;
+  /** `online` while connected or recently so; `offline` past `offlineAfterMs` without a connection. */
+  state: "online" | "offline";
+  /** When it was last connected, ms since the epoch. */
+  lastSeen: number;
+  /** Requests waiting for it (queued or sent and unanswered). */
+  waiting: number;
+}
+
+interface Pending {
+  id: number;
+  frame: string;
+  bytes: number;
+  resolve: (response: Response) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Node {
+  id: string;
+  name: string;
+  socket?: WebSocket;
+  lastSeen: number;
+  offline: boolean;
+  queue: Pending[];
+  sent: Map<number, Pending>;
+  bytes: number;
+}
+
+/**
+ * The hub side of relay mode: hosts that cannot accept connections keep a
+ * WebSocket open to the hub (`GET /relay/connect`), and the hub serves
+ * `/relay/<hostId>/…` for them by passing each request down that socket as a
+ * frame and the answer back. Requests for a host that is away wait in a
+ * bounded queue until it reconnects or their deadline passes. Delivery is at
+ * least once: a request sent to a host whose socket drops before it answers
+ * is sent again after it reconnects.
+ *
+ * @example
+ * const hub = new RelayHub({ authenticate, config, maxBodyBytes, baseUrl: () => url });
+ * app.get("/relay/connect", (c) => hub.connect(c.req.raw));
+ * app.all("/relay/:id/*", (c) => hub.forward(c.req.param("id"), c.req.raw));
+ */
+export class RelayHub {
+  readonly #options: RelayHubOptions;
+  readonly #nodes = new Map<string, Node>();
+  #nextId = 1;
+  #closed = false;
+
+  /** A hub with nobody connected yet. */
+  constructor(options: RelayHubOptions) {
+    this.#options = options;
+  }
+
+  /** The hosts that have connected, with offline ones marked as such. */
+  hosts(): RelayedHost[] {
+    return [...this.#nodes.values()].map((node) => ({
+      id: node.id,
+      name: node.name,
+      state: this.#isOffline(node) ? "offline" : "online",
+      lastSeen: node.socket ? Date.now() : node.lastSeen,
+      waiting: node.queue.length + node.sent.size,
+    }));
+  }
+
+  /** `GET /relay/connect`: upgrade a connecting host's request to the relay WebSocket. */
+  connect(request: Request): Response {
+    if (this.#closed) return fail(503, new RoamError("unavailable", "the hub is shutting down"));
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return fail(
+        426,
+        new RoamError("unsupported", "/relay/connect speaks WebSocket; send an upgrade request"),
+      );
+    }
+    const offered = (request.headers.get("sec-websocket-protocol") ?? "")
+      .split(",").map((p) => p.trim()).filter(Boolean);
+    const fromProtocol = offered.find((p) => p.startsWith(WS_TOKEN_PREFIX))?.slice(
+      WS_TOKEN_PREFIX.length,
+    );
+    const auth = this.#options.authenticate(bearerToken(request) ?? fromProtocol ?? null);
+    if (!auth.ok) return fail(401, auth.error);
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      protocol: offered.includes(RELAY_PROTOCOL) ? RELAY_PROTOCOL : undefined,
+      idleTimeout: 60,
+    });
+    this.#serve(socket, auth.expiresAt);
+    return response;
+  }
+
+  /** Serve a request under `/relay/<hostId>/` by passing it to that host. */
+  async forward(hostId: string, request: Request): Promise<Response> {
+    const node = this.#nodes.get(hostId);
+    if (!node || this.#closed) {
+      return fail(
+        503,
+        new RoamError(
+          "unavailable",
+          `no host ${hostId} is connected to this relay; start it with 'roam host --relay ${this.#options.baseUrl()}'`,
+          { host: hostId },
+        ),
+      );
+    }
+    if (this.#isOffline(node)) {
+      return fail(
+        503,
+        new RoamError(
+          "unavailable",
+          `host ${node.name} (${hostId}) is offline: not connected to this relay for ${
+            Math.round((Date.now() - node.lastSeen) / 1000)
+          } s`,
+          { host: hostId, lastSeen: new Date(node.lastSeen).toISOString() },
+        ),
+      );
+    }
+    const prefix = `/relay/${hostId}`;
+    const url = new URL(request.url);
+    let body: string;
+    try {
+      body = await readBounded(request, this.#options.maxBodyBytes);
+    } catch (error) {
+      return fail(413, error);
+    }
+    const id = this.#nextId++;
+    const frame = JSON.stringify(
+      {
+        t: "req",
+        id,
+        method: request.method,
+        path: (url.pathname.slice(prefix.length) || "/") + url.search,
+        headers: relayHeaders(request.headers),
+        body,
+      } satisfies DownFrame,
+    );
+    const bytes = frame.length;
+    const { maxQueue, maxQueueBytes, deadlineMs } = this.#options.config;
+    const waiting = node.queue.length + node.sent.size;
+    if (waiting >= maxQueue || node.bytes + bytes > maxQueueBytes) {
+      return fail(
+        503,
+        new RoamError(
+          "unavailable",
+          `the relay queue for host ${node.name} is full (${waiting} requests, ${node.bytes} bytes; at most ${maxQueue} and ${maxQueueBytes}); try again when it has caught up`,
+          { host: hostId, waiting, bytes: node.bytes, maxQueue, maxQueueBytes },
+        ),
+      );
+    }
+    const { promise, resolve } = Promise.withResolvers<Response>();
+    const pending: Pending = {
+      id,
+      frame,
+      bytes,
+      resolve,
+      timer: setTimeout(() => {
+        this.#drop(node, pending);
+        resolve(fail(
+          504,
+          new RoamError(
+            "timeout",
+            `host ${node.name} did not answer through the relay within ${deadlineMs} ms; it may still run the request`,
+            { host: hostId, deadlineMs },
+          ),
+        ));
+      }, deadlineMs),
+    };
+    node.bytes += bytes;
+    node.queue.push(pending);
+    if (!node.socket) {
+      this.#options.events?.append("relay.queued", { request: id, waiting: waiting + 1 }, hostId);
+    }
+    this.#flush(node);
+    return promise;
+  }
+
+  /** Close every relay socket and answer every waiting request with 503. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const closing: Promise<void>[] = [];
+    for (const node of this.#nodes.values()) {
+      for (const pending of [...node.queue, ...node.sent.values()]) {
+        this.#drop(node, pending);
+        pending.resolve(
+          fail(503, new RoamError("unavailable", "the relay hub is shutting down")),
+        );
+      }
+      const socket = node.socket;
+      if (socket && socket.readyState !== WebSocket.CLOSED) {
+        closing.push(new Promise((resolve) => socket.addEventListener("close", () => resolve())));
+        socket.close(1001, "hub shutting down");
+      }
+    }
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 2000))]);
+  }
+
+  #serve(socket: WebSocket, expiresAt: number) {
+    let node: Node | undefined;
+    const expiry = setTimeout(
+      () => socket.close(4001, "token expired"),
+      Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
+    );
+    socket.addEventListener("close", () => {
+      clearTimeout(expiry);
+      if (!node || node.socket !== socket) return;
+      node.socket = undefined;
+      node.lastSeen = Date.now();
+      this.#options.events?.append("relay.disconnected", { name: node.name }, node.id);
+      // Sent and unanswered: send again after the reconnect (at least once).
+      node.queue.unshift(...[...node.sent.values()].sort((a, b) => a.id - b.id));
+      node.sent.clear();
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = UpFrameSchema.parse(JSON.parse(String(event.data)));
+      } catch {
+        socket.close(1008, "not a relay frame");
+        return;
+      }
+      if (frame.t === "hello") {
+        if (node) return;
+        node = this.#nodes.get(frame.id);
+        if (!node && !this.#makeRoom()) {
+          socket.close(1013, `more than ${MAX_NODES} hosts connected to this hub`);
+          return;
+        }
+        if (!node) {
+          node = {
+            id: frame.id,
+            name: frame.name,
+            lastSeen: Date.now(),
+            offline: false,
+            queue: [],
+            sent: new Map(),
+            bytes: 0,
+          };
+          this.#nodes.set(frame.id, node);
+        }
+        const old = node.socket;
+        node.socket = socket;
+        node.name = frame.name;
+        node.offline = false;
+        node.lastSeen = Date.now();
+        if (old) {
+          node.queue.unshift(...[...node.sent.values()].sort((a, b) => a.id - b.id));
+          node.sent.clear();
+          old.close(4000, "replaced by a newer connection of the same host");
+        }
+        this.#options.log?.(`roam: relay: host ${frame.name} (${frame.id}) connected`);
+        this.#options.events?.append("relay.connected", { name: frame.name }, frame.id);
+        send(socket, { t: "welcome", url: `${this.#options.baseUrl()}/relay/${frame.id}` });
+        this.#flush(node);
+        return;
+      }
+      if (!node) {
+        socket.close(1008, "say hello first");
+        return;
+      }
+      const pending = node.sent.get(frame.id);
+      if (!pending) return; // a late or repeated answer: the caller has had one
+      this.#drop(node, pending);
+      pending.resolve(
+        new Response(frame.body, { status: frame.status, headers: frame.headers }),
+      );
+    });
+  }
+
+  /** Forget the longest-gone host with nothing waiting when the table is full. */
+  #makeRoom(): boolean {
+    if (this.#nodes.size < MAX_NODES) return true;
+    const idle = [...this.#nodes.values()]
+      .filter((n) => !n.socket && n.queue.length === 0 && n.sent.size === 0)
+      .sort((a, b) => a.lastSeen - b.lastSeen)[0];
+    if (idle) this.#nodes.delete(idle.id);
+    return idle !== undefined;
+  }
+
+  #flush(node: Node) {
+    const socket = node.socket;
+    while (socket?.readyState === WebSocket.OPEN && node.queue.length) {
+      const pending = node.queue.shift()!;
+      node.sent.set(pending.id, pending);
+      socket.send(pending.frame);
+    }
+  }
+
+  #drop(node: Node, pending: Pending) {
+    clearTimeout(pending.timer);
+    const at = node.queue.indexOf(pending);
+    if (at >= 0) node.queue.splice(at, 1);
+    else if (!node.sent.delete(pending.id)) return;
+    node.bytes -= pending.bytes;
+  }
+
+  #isOffline(node: Node): boolean {
+    if (node.socket) return false;
+    if (!node.offline && Date.now() - node.lastSeen > this.#options.config.offlineAfterMs) {
+      node.offline = true;
+      this.#options.log?.(`roam: relay: host ${node.name} (${node.id}) is offline`);
+      this.#options.events?.append("relay.offline", {
+        name: node.name,
+        lastSeen: new Date(node.lastSeen).toISOString(),
+      }, node.id);
+    }
+    return node.offline;
+  }
+}
+
+/** Most hosts a hub remembers (connected, or away with requests waiting). */
+const MAX_NODES = 1024;
+
+async function readBounded(request: Request, max: number): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  const tooLarge = () =>
+    new RoamError("too_large", `the request body is over ${max} bytes`, { limit: max });
+  if (declared > max) throw tooLarge();
+  if (!request.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > max) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function send(socket: WebSocket, frame: DownFrame) {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+function fail(status: number, error: unknown): Response {
+  return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: toErrorObject(error) }), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}

@@ -1,0 +1,174 @@
+import { WS_TOKEN_PREFIX } from "../rpc/mod.ts";
+import { DownFrameSchema, RELAY_PROTOCOL, relayHeaders, type UpFrame } from "./frame.ts";
+
+/** Options for {@linkcode RelayLink}. */
+export interface RelayLinkOptions {
+  /** The hub's base URL, like `http://hub.example:7420`. */
+  hub: string;
+  /** This host's id and name, sent in the hello. */
+  self: { id: string; name: string };
+  /** A fresh host token for each connection attempt. */
+  token: () => string;
+  /** Serves a relayed request in process (the host's own HTTP app). */
+  handle: (request: Request) => Response | Promise<Response>;
+  /** Reconnect backoff: first delay and the most it grows to, in ms (each jittered). */
+  backoff?: { minMs?: number; maxMs?: number };
+  /** Where log lines go. */
+  log?: (line: string) => void;
+}
+
+/**
+ * The connected side of relay mode: keeps one outbound WebSocket to a hub,
+ * reconnecting with bounded, jittered backoff, and answers every request the
+ * hub passes down by running it through this host's own HTTP handler. While
+ * it runs, the host is reachable at {@linkcode RelayLink.url}.
+ *
+ * @example
+ * const link = new RelayLink({ hub, self: { id, name }, token, handle: app.fetch });
+ * link.start();
+ * console.log(link.url); // http://hub:7420/relay/<id>
+ * await link.stop();
+ */
+export class RelayLink {
+  readonly #options: RelayLinkOptions;
+  readonly #handling = new Set<Promise<void>>();
+  #socket?: WebSocket;
+  #closed?: Promise<void>;
+  #retry?: ReturnType<typeof setTimeout>;
+  #attempt = 0;
+  #stopped = false;
+  #connected = false;
+  #waiters: (() => void)[] = [];
+
+  /** A link that does nothing until {@linkcode RelayLink.start}. */
+  constructor(options: RelayLinkOptions) {
+    this.#options = { ...options, hub: options.hub.replace(/\/+$/, "") };
+  }
+
+  /** Where other hosts reach this one: `HUB/relay/<id>`. */
+  get url(): string {
+    return `${this.#options.hub}/relay/${this.#options.self.id}`;
+  }
+
+  /** Whether the hub has accepted this host now. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Open the connection; it is kept open until {@linkcode RelayLink.stop}. */
+  start(): void {
+    if (!this.#stopped && !this.#socket && !this.#retry) this.#open();
+  }
+
+  /** Resolves once the hub has accepted this host (at once when it has). */
+  ready(): Promise<void> {
+    if (this.#connected) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Close the connection, stop reconnecting and wait for requests being answered. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    if (this.#socket && this.#socket.readyState !== WebSocket.CLOSED) {
+      this.#socket.close(1000, "host stopping");
+    }
+    await this.#closed;
+    await Promise.allSettled([...this.#handling]);
+    for (const resolve of this.#waiters.splice(0)) resolve();
+  }
+
+  #open() {
+    const { hub, self, token, log } = this.#options;
+    const socket = new WebSocket(`${hub.replace(/^http/, "ws")}/relay/connect`, [
+      RELAY_PROTOCOL,
+      `${WS_TOKEN_PREFIX}${token()}`,
+    ]);
+    this.#socket = socket;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#closed = promise;
+    socket.addEventListener("open", () => {
+      socket.send(JSON.stringify({ t: "hello", id: self.id, name: self.name } satisfies UpFrame));
+    });
+    socket.addEventListener("error", () => {/* the close event follows and says what to do */});
+    socket.addEventListener("close", (event) => {
+      resolve();
+      if (this.#socket === socket) this.#socket = undefined;
+      const was = this.#connected;
+      this.#connected = false;
+      if (this.#stopped) return;
+      if (was) {
+        log?.(`roam: relay: lost the connection to ${hub} (${event.code}); reconnecting`);
+      } else if (this.#attempt === 0) {
+        log?.(
+          `roam: relay: cannot connect to ${hub} (${event.code}); check that it is a roam host with this mesh's secret; retrying with backoff`,
+        );
+      }
+      this.#schedule();
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = DownFrameSchema.parse(JSON.parse(String(event.data)));
+      } catch {
+        socket.close(1008, "not a relay frame");
+        return;
+      }
+      if (frame.t === "welcome") {
+        this.#attempt = 0;
+        this.#connected = true;
+        log?.(`roam: relay: reachable at ${frame.url}`);
+        for (const waiter of this.#waiters.splice(0)) waiter();
+        return;
+      }
+      const answering = this.#answer(socket, frame).finally(() => this.#handling.delete(answering));
+      this.#handling.add(answering);
+    });
+  }
+
+  async #answer(
+    socket: WebSocket,
+    frame: { id: number; method: string; path: string; headers: [string, string][]; body: string },
+  ) {
+    let reply: UpFrame;
+    try {
+      const hasBody = frame.method !== "GET" && frame.method !== "HEAD";
+      const response = await this.#options.handle(
+        new Request(new URL(frame.path, "http://relay.invalid"), {
+          method: frame.method,
+          headers: frame.headers,
+          body: hasBody ? frame.body : undefined,
+        }),
+      );
+      reply = {
+        t: "res",
+        id: frame.id,
+        status: response.status,
+        headers: relayHeaders(response.headers),
+        body: await response.text(),
+      };
+    } catch (error) {
+      reply = {
+        t: "res",
+        id: frame.id,
+        status: 500,
+        headers: [["content-type", "application/json"]],
+        body: JSON.stringify({ error: `relayed request failed: ${(error as Error).message}` }),
+      };
+    }
+    // The hub sends it again after a reconnect when this answer cannot go now.
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(reply));
+  }
+
+  #schedule() {
+    const { minMs = 250, maxMs = 30_000 } = this.#options.backoff ?? {};
+    const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(this.#attempt, 20));
+    this.#attempt++;
+    const delay = ceiling / 2 + Math.random() * ceiling / 2;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (!this.#stopped) this.#open();
+    }, delay);
+  }
+}
