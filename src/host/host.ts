@@ -212,7 +212,9 @@ export async function startHost(
       properties: config.properties,
       epoch: starts,
     },
-    urls: () => advertisedUrls(),
+    // Not the relay URLs yet: the RPC client keeps only a URL's origin, so a
+    // member at HUB/relay/<id> would be reached at the hub itself.
+    urls: () => currentUrls(),
     bindHost: mode === "loopback" ? "127.0.0.1" : "0.0.0.0",
     httpPort: () => listeners.port,
     secret: secret.bytes,
