@@ -222,3 +222,19 @@ Deno.test("a relayed host away for longer than offlineAfterMs is reported offlin
   b = await net.start("b", { relay: hub.host.url });
   assert.equal((await call(via, hub.token, "host.info")).id, id, "back online on reconnect");
 });
+
+Deno.test("a relayed request that waits past its deadline answers 504 timeout and leaves the queue", async () => {
+  await using net = await Relayed.create();
+  const hub = await net.start("hub", { relayHub: { deadlineMs: 50, maxQueue: 1 } });
+  const b = await net.start("b", { relay: hub.host.url });
+  const via = `${hub.host.url}/relay/${b.host.id}`;
+  await net.stop(b);
+  await eventOn(hub.host, "relay.disconnected", b.host.id);
+
+  const late = await rpc(via, hub.token, "host.info");
+  assert.equal(late.status, 504);
+  assert.equal(late.body.error?.data.code, "timeout");
+  // Its place in the queue of one is free again: the next one waits too, rather than 503.
+  const next = await rpc(via, hub.token, "host.info");
+  assert.equal(next.status, 504);
+});
