@@ -238,3 +238,25 @@ Deno.test("a relayed request that waits past its deadline answers 504 timeout an
   const next = await rpc(via, hub.token, "host.info");
   assert.equal(next.status, 504);
 });
+
+Deno.test("an agent dispatched to a relay URL lands on the relayed host, not on the hub", async () => {
+  await using net = await Relayed.create();
+  const hub = await net.start("hub");
+  const b = await net.start("b", { relay: hub.host.url });
+  const via = `${hub.host.url}/relay/${b.host.id}`;
+  const hello = await packPlugin(join(ROOT, "plugins/hello"), { outDir: join(net.root, "pack") });
+  await call(hub.host.url, hub.token, "plugin.add", {
+    manifest: hello.manifest,
+    code: await Deno.readTextFile(hello.bundlePath),
+  });
+  const { id } = await call(hub.host.url, hub.token, "agent.create", { plugin: "hello" });
+  assert.equal(
+    (await call(hub.host.url, hub.token, "agent.send", { id, kind: "increment" })).reply,
+    1,
+  );
+  await call(hub.host.url, hub.token, "agent.dispatch", { id, to: via });
+  await eventOn(b.host, "agent.arrived", id!);
+  assert.equal((await call(b.host.url, b.token, "agent.send", { id, kind: "increment" })).reply, 2);
+  const onHub = await rpc(hub.host.url, hub.token, "agent.send", { id, kind: "count" });
+  assert.equal(onHub.body.error?.data.code, "moved");
+});

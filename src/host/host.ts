@@ -212,8 +212,8 @@ export async function startHost(
       properties: config.properties,
       epoch: starts,
     },
-    // Not the relay URLs yet: the RPC client keeps only a URL's origin, so a
-    // member at HUB/relay/<id> would be reached at the hub itself.
+    // The direct URLs, not the relay ones: gossip is UDP and cannot cross a
+    // relay, and the mesh finds a member's gossip address from its URL.
     urls: () => currentUrls(),
     bindHost: mode === "loopback" ? "127.0.0.1" : "0.0.0.0",
     httpPort: () => listeners.port,

@@ -21,7 +21,11 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** Trims a base URL and checks that it is http(s). */
+/**
+ * Trims a base URL (no query, no fragment, no trailing slash) and checks that
+ * it is http(s). The path stays: a host reached through a relay lives at
+ * `HUB/relay/ID`, and dropping the path would reach the hub instead.
+ */
 export function normalizeHostUrl(url: string): string {
   let parsed: URL;
   try {
@@ -38,7 +42,16 @@ export function normalizeHostUrl(url: string): string {
       url,
     });
   }
-  return parsed.origin;
+  return parsed.origin + parsed.pathname.replace(/\/+$/, "");
+}
+
+/** Whether two host URLs name the same host base (origin and path). */
+export function sameHostUrl(a: string, b: string): boolean {
+  try {
+    return normalizeHostUrl(a) === normalizeHostUrl(b);
+  } catch {
+    return false;
+  }
 }
 
 /** A JSON-RPC 2.0 client over HTTP. Errors arrive as {@linkcode RoamError}s. */

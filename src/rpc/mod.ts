@@ -37,6 +37,7 @@ export {
   type RpcClientOptions,
   RpcHttpClient,
   RpcWsClient,
+  sameHostUrl,
   type WsClientOptions,
 } from "./client.ts";
 export type { BodyLimits } from "./body.ts";

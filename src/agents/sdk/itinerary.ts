@@ -205,7 +205,12 @@ export class Itinerary {
     if (to === name || to === id) return true;
     if (!here) return false;
     try {
-      return new URL(to).origin === new URL(here).origin;
+      // Origin and path: a host behind a relay lives at HUB/relay/ID.
+      const base = (url: string) => {
+        const u = new URL(url);
+        return u.origin + u.pathname.replace(/\/+$/, "");
+      };
+      return base(to) === base(here);
     } catch {
       return false;
     }
