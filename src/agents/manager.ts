@@ -256,18 +256,7 @@ export class AgentManager implements InstanceHost {
       const instance = await this.#startInstance(id, plugin, "create", params.state ?? null, {
         init: params.init,
       });
-      this.#records.put({
-        id,
-        plugin: plugin.name,
-        version: plugin.version,
-        sha256: plugin.sha256,
-        status: "active",
-        state: instance.state,
-        policy: DEFAULT_POLICY,
-        activateAt: null,
-        activateOnStartup: false,
-        reason: null,
-      });
+      this.#putNew(id, plugin, instance.state);
       this.#o.events.append("agent.created", { plugin: plugin.name, version: plugin.version }, id);
       return id;
     });
@@ -500,18 +489,7 @@ export class AgentManager implements InstanceHost {
       const cloneId = crypto.randomUUID();
       await this.#locked(cloneId, async () => {
         const instance = await this.#startInstance(cloneId, plugin, "clone", state, { origin: id });
-        this.#records.put({
-          id: cloneId,
-          plugin: plugin.name,
-          version: plugin.version,
-          sha256: plugin.sha256,
-          status: "active",
-          state: instance.state,
-          policy: DEFAULT_POLICY,
-          activateAt: null,
-          activateOnStartup: false,
-          reason: null,
-        });
+        this.#putNew(cloneId, plugin, instance.state);
       });
       return { id: cloneId, location: "local" };
     });
@@ -878,6 +856,22 @@ export class AgentManager implements InstanceHost {
         { id, to: departing.to },
       );
     }
+  }
+
+  /** The record of an agent that has just started for the first time on this host. */
+  #putNew(id: string, plugin: AgentPlugin, state: unknown) {
+    this.#records.put({
+      id,
+      plugin: plugin.name,
+      version: plugin.version,
+      sha256: plugin.sha256,
+      status: "active",
+      state,
+      policy: DEFAULT_POLICY,
+      activateAt: null,
+      activateOnStartup: false,
+      reason: null,
+    });
   }
 
   #plugin(name: string, version?: string): AgentPlugin {
