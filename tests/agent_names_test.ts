@@ -10,17 +10,32 @@ import { ask, failure, hostWithClient, installPluginDir } from "./support/agents
 
 const TOURIST = new URL("./fixtures/plugins/tourist", import.meta.url).pathname;
 
+/** Alpha and beta, one mesh (a shared secret), beta joined to alpha through --peer; closed by `await using`. */
+async function peeredHosts(root: string, beta: Parameters<typeof hostWithClient>[0] = {}) {
+  const secretFile = join(root, "secret");
+  const a = await hostWithClient({ name: "alpha", secretFile, dataDir: join(root, "a") });
+  const b = await hostWithClient({
+    name: "beta",
+    secretFile,
+    dataDir: join(root, "b"),
+    mesh: { peers: [a.t.host.url] },
+    ...beta,
+  });
+  return {
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await b[Symbol.asyncDispose]();
+      await a[Symbol.asyncDispose]();
+    },
+  };
+}
+
 Deno.test("dispatch, clone and retract take a host name; an unknown or departed name says to look at 'roam hosts'", async () => {
   const root = await Deno.makeTempDir({ prefix: "roam-names-" });
-  const secretFile = join(root, "secret");
   try {
-    await using a = await hostWithClient({ name: "alpha", secretFile, dataDir: join(root, "a") });
-    await using b = await hostWithClient({
-      name: "beta",
-      secretFile,
-      dataDir: join(root, "b"),
-      mesh: { peers: [a.t.host.url] },
-    });
+    await using pair = await peeredHosts(root);
+    const { a, b } = pair;
     await a.mesh.mesh.wait({ host: "beta", timeoutMs: 5_000 });
     await b.mesh.mesh.wait({ host: "alpha", timeoutMs: 5_000 });
     await installPluginDir(a.mesh, TOURIST);
@@ -58,16 +73,9 @@ Deno.test("dispatch, clone and retract take a host name; an unknown or departed 
 
 Deno.test("agent.create and agent.dispatch place an agent on the best host that has the tags asked for, or say why none fits", async () => {
   const root = await Deno.makeTempDir({ prefix: "roam-place-" });
-  const secretFile = join(root, "secret");
   try {
-    await using a = await hostWithClient({ name: "alpha", secretFile, dataDir: join(root, "a") });
-    await using b = await hostWithClient({
-      name: "beta",
-      secretFile,
-      dataDir: join(root, "b"),
-      tags: ["lab"],
-      mesh: { peers: [a.t.host.url] },
-    });
+    await using pair = await peeredHosts(root, { tags: ["lab"] });
+    const { a, b } = pair;
     // beta's tags come with its record, fetched over HTTP once alpha hears of it.
     while (!(await a.mesh.mesh.hosts({})).hosts.some((h) => h.tags.includes("lab"))) {
       await new Promise((r) => setTimeout(r, 20));

@@ -15,6 +15,7 @@ import {
   RpcWsClient,
   WS_PROTOCOL,
 } from "../src/rpc/mod.ts";
+import { within } from "./support/wait.ts";
 
 const MAX_REQUEST_BYTES = 1024;
 const WS_MAX_MESSAGE_BYTES = 1024;
@@ -33,19 +34,6 @@ async function withHost(
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
-  }
-}
-
-/** Fail with `what` unless `promise` settles within `ms`; a guard so a broken limit fails instead of hanging. */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, guard]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

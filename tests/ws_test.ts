@@ -8,6 +8,7 @@ import { RoamError } from "../src/errors/mod.ts";
 import { type Host, type HostConfigInput, startHost } from "../src/host/mod.ts";
 import { RpcWsClient } from "../src/rpc/mod.ts";
 import type { RoamEvent } from "../src/store/mod.ts";
+import { within } from "./support/wait.ts";
 
 async function withHost(
   config: HostConfigInput,
@@ -28,19 +29,6 @@ async function withHost(
 
 async function connect(host: Host): Promise<RpcWsClient> {
   return await RpcWsClient.connect({ url: host.url, token: host.tokens.mint({ ttlMs: 60_000 }) });
-}
-
-/** Fail with `what` unless `promise` settles within `ms`, so a missing event fails instead of hanging. */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 interface EventNote {
