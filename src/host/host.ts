@@ -208,6 +208,7 @@ export async function startHost(
       self: { id, name: config.name },
       token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 24 * 3600_000 }),
       handle: (request) => app.fetch(request),
+      local: () => localUrl(),
       log,
     })
   );
