@@ -27,7 +27,10 @@ export class AgentInstaller implements PluginInstaller {
       throw new RoamError(
         "invalid_input",
         `the archive of ${label} holds ${manifest.kind} plugin ${manifest.name} ${manifest.version}, not what the index says; it was not installed`,
-        { expected, found: { name: manifest.name, version: manifest.version, kind: manifest.kind } },
+        {
+          expected,
+          found: { name: manifest.name, version: manifest.version, kind: manifest.kind },
+        },
       );
     }
     if (!manifest.bundle) {
@@ -49,10 +52,14 @@ export class AgentInstaller implements PluginInstaller {
       );
     }
     if (size > MAX_BUNDLE_BYTES) {
-      throw new RoamError("too_large", `the bundle of ${label} is ${size} bytes; at most ${MAX_BUNDLE_BYTES} are allowed`, {
-        size,
-        limit: MAX_BUNDLE_BYTES,
-      });
+      throw new RoamError(
+        "too_large",
+        `the bundle of ${label} is ${size} bytes; at most ${MAX_BUNDLE_BYTES} are allowed`,
+        {
+          size,
+          limit: MAX_BUNDLE_BYTES,
+        },
+      );
     }
     const code = await Deno.readTextFile(bundlePath);
     const added = await this.#store.add({ manifest, code }, {

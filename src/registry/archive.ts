@@ -58,17 +58,21 @@ export async function createArchive(files: ArchiveFile[]): Promise<Uint8Array> {
   });
   for (const f of sorted) {
     await new Promise<void>((resolve, reject) => {
-      pack.entry({
-        name: f.path,
-        size: f.data.byteLength,
-        mode: f.executable ? 0o755 : 0o644,
-        mtime: new Date(0),
-        uid: 0,
-        gid: 0,
-        uname: "",
-        gname: "",
-        type: "file",
-      }, Buffer.from(f.data), (error?: Error | null) => error ? reject(error) : resolve());
+      pack.entry(
+        {
+          name: f.path,
+          size: f.data.byteLength,
+          mode: f.executable ? 0o755 : 0o644,
+          mtime: new Date(0),
+          uid: 0,
+          gid: 0,
+          uname: "",
+          gname: "",
+          type: "file",
+        },
+        Buffer.from(f.data),
+        (error?: Error | null) => error ? reject(error) : resolve(),
+      );
     });
   }
   pack.finalize();
@@ -85,8 +89,9 @@ export async function createArchive(files: ArchiveFile[]): Promise<Uint8Array> {
  * On a refusal, what was written so far stays in `dir`: the caller unpacks
  * into a staging dir and removes it.
  *
- * @throws {RoamError} `invalid_input` for an unsafe or malformed archive (`data.unsafe`
- * when it tried to leave the dir); `too_large` past a limit.
+ * @throws {RoamError} `unavailable` for an unsafe or malformed archive (`data.unsafe`
+ * when it tried to leave the dir or held a link); `too_large` past a limit. (An archive
+ * is the registry's fault, never the caller's input.)
  */
 export async function extractArchive(
   file: string,
@@ -135,7 +140,9 @@ export async function extractArchive(
       if (header.type !== "file" && header.type !== "contiguous-file") {
         const target = header.linkname ? ` -> ${header.linkname}` : "";
         throw unsafe(
-          `the archive entry ${JSON.stringify(name)}${target} is a ${header.type}; plugin archives may hold only files and dirs`,
+          `the archive entry ${
+            JSON.stringify(name)
+          }${target} is a ${header.type}; plugin archives may hold only files and dirs`,
         );
       }
       if (seen.has(clean)) throw unsafe(`the archive holds ${JSON.stringify(name)} twice`);
@@ -160,7 +167,9 @@ export async function extractArchive(
         out = await Deno.open(path, { write: true, createNew: true, mode });
       } catch (error) {
         throw unsafe(
-          `the archive entry ${JSON.stringify(name)} cannot be written: ${(error as Error).message}`,
+          `the archive entry ${JSON.stringify(name)} cannot be written: ${
+            (error as Error).message
+          }`,
         );
       }
       let bytes = 0;
@@ -199,7 +208,7 @@ function unsafePath(path: string): string | undefined {
 }
 
 function unsafe(message: string): RoamError {
-  return new RoamError("invalid_input", `${message}; the archive was refused`, { unsafe: true });
+  return new RoamError("unavailable", `${message}; the archive was refused`, { unsafe: true });
 }
 
 function tooLarge(message: string): RoamError {
@@ -208,7 +217,7 @@ function tooLarge(message: string): RoamError {
 
 function malformed(error: unknown): RoamError {
   return new RoamError(
-    "invalid_input",
+    "unavailable",
     `the archive is not a valid .tar.gz: ${(error as Error)?.message ?? String(error)}`,
     {},
   );

@@ -199,7 +199,9 @@ async function buildPlugin(dir: string): Promise<{ entry: IndexPlugin; data: Uin
         archive: { url: "", sha256: "", size: 0 },
         minRoam: typeof manifest.minRoam === "string" ? manifest.minRoam : DEFAULT_MIN_ROAM,
         permissions: (manifest.permissions ?? {}) as Record<string, string[]>,
-        ...(manifest.environment ? { environment: manifest.environment as Record<string, unknown> } : {}),
+        ...(manifest.environment
+          ? { environment: manifest.environment as Record<string, unknown> }
+          : {}),
         resources: (manifest.resources ?? {}) as Record<string, unknown>,
       }],
     };
@@ -241,9 +243,13 @@ async function collectFiles(dir: string, root = dir): Promise<ArchiveFile[]> {
     }
     const info = await Deno.stat(path);
     if (info.size > MAX_SOURCE_FILE_BYTES) {
-      throw new RoamError("too_large", `${path} is ${info.size} bytes; too large for a plugin archive`, {
-        path,
-      });
+      throw new RoamError(
+        "too_large",
+        `${path} is ${info.size} bytes; too large for a plugin archive`,
+        {
+          path,
+        },
+      );
     }
     out.push({
       path: relative(root, path).split("\\").join("/"),

@@ -74,7 +74,7 @@ export async function readBounded(
  * and a wrong digest at the end is refused. `dest` may be left behind on
  * failure; it lives in the caller's staging dir.
  *
- * @throws {RoamError} `invalid_input` (`data.tampered`) for a size or sha256 mismatch;
+ * @throws {RoamError} `unavailable` (`data.tampered`) for a size or sha256 mismatch;
  * `not_found`, `timeout`, `unavailable`.
  */
 export async function downloadVerified(
@@ -144,9 +144,13 @@ async function open(
         if (optional) return undefined;
         throw new RoamError("not_found", `${display(url)} does not exist`, { url: display(url) });
       }
-      throw new RoamError("unavailable", `cannot read ${display(url)}: ${(error as Error).message}`, {
-        url: display(url),
-      });
+      throw new RoamError(
+        "unavailable",
+        `cannot read ${display(url)}: ${(error as Error).message}`,
+        {
+          url: display(url),
+        },
+      );
     }
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -233,7 +237,9 @@ function abortError(signal: AbortSignal, url: URL, timeoutMs: number): RoamError
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
     return new RoamError(
       "timeout",
-      `${display(url)} did not arrive within ${timeoutMs} ms; try again, or raise registry.timeoutMs in the host config`,
+      `${
+        display(url)
+      } did not arrive within ${timeoutMs} ms; try again, or raise registry.timeoutMs in the host config`,
       { url: display(url), timeoutMs },
     );
   }
@@ -243,7 +249,7 @@ function abortError(signal: AbortSignal, url: URL, timeoutMs: number): RoamError
 
 function mismatch(url: URL, what: string, data: Record<string, unknown>): RoamError {
   return new RoamError(
-    "invalid_input",
+    "unavailable",
     `the archive at ${
       display(url)
     } ${what}; it was changed or damaged after the index was made, and was not installed`,

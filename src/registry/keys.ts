@@ -61,7 +61,11 @@ export class KeyPins {
     } else {
       this.#pin(registry, key);
     }
-    this.#events.append("registry.key_changed", { registry, from: pinned, to: key ?? null }, registry);
+    this.#events.append(
+      "registry.key_changed",
+      { registry, from: pinned, to: key ?? null },
+      registry,
+    );
   }
 
   #pin(registry: string, key: string): void {

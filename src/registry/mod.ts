@@ -43,8 +43,8 @@ export { checkRange, pickVersion, runsOn } from "./resolve.ts";
 export type { ExpectedPlugin, PluginInstaller } from "./installer.ts";
 export { AgentInstaller } from "./agent_installer.ts";
 export {
-  type CapabilityInstallerOptions,
   CapabilityInstaller,
+  type CapabilityInstallerOptions,
   type CapabilityManifest,
   CapabilityManifestSchema,
   readCapabilityManifest,
@@ -61,4 +61,4 @@ export {
   type UpdateResult,
 } from "./registry.ts";
 export { registryMethods } from "./methods.ts";
-export { type BuildOptions, type BuildResult, buildRegistry } from "./build.ts";
+export { type BuildOptions, buildRegistry, type BuildResult } from "./build.ts";

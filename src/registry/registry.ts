@@ -161,7 +161,11 @@ export class RegistryService {
   async load(options: RegistryOptions = {}): Promise<LoadedIndex> {
     const url = await this.indexUrl(options.registry);
     const { timeoutMs, maxIndexBytes } = this.#options.config;
-    const bytes = await readBounded(url, { maxBytes: maxIndexBytes, timeoutMs, signal: options.signal })
+    const bytes = await readBounded(url, {
+      maxBytes: maxIndexBytes,
+      timeoutMs,
+      signal: options.signal,
+    })
       .catch((error) => {
         if (error instanceof RoamError && error.code === "not_found") {
           throw new RoamError(
@@ -403,7 +407,12 @@ export class RegistryService {
       await installer.install(unpacked, expected);
       let record: InstallRecord;
       try {
-        record = this.#records.put({ ...expected, range, sha256: version.archive.sha256, registry: loaded.url });
+        record = this.#records.put({
+          ...expected,
+          range,
+          sha256: version.archive.sha256,
+          registry: loaded.url,
+        });
       } catch (error) {
         if (!hadIt && plugin.kind === "agent") {
           await installer.remove(plugin.name, version.version).catch(() => {});

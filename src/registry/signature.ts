@@ -83,7 +83,8 @@ export function signIndex(index: Uint8Array, privatePem: string): string {
  * that signed them; whether that key is the expected one is the caller's
  * question (see `KeyPins`).
  *
- * @throws {RoamError} `invalid_input` when the signature file is malformed or does not match.
+ * @throws {RoamError} `invalid_input` when the signature file is malformed; `unavailable`
+ * (`data.tampered`) when it does not match.
  */
 export function verifyIndex(index: Uint8Array, signature: Uint8Array, source: string): string {
   let value: unknown;
@@ -118,7 +119,7 @@ export function verifyIndex(index: Uint8Array, signature: Uint8Array, source: st
   }
   if (!ok) {
     throw new RoamError(
-      "invalid_input",
+      "unavailable",
       `the index does not match its signature at ${source} (key ${key}); it was changed after signing or damaged in transit, and will not be used`,
       { source, key, tampered: true },
     );
