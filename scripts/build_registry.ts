@@ -74,14 +74,20 @@ export async function main(args: string[]): Promise<number> {
     if (values.check) {
       if (result.problems.length) {
         for (const p of result.problems) console.error(`build_registry: ${p}`);
-        console.error("build_registry: registry/ is not current; run deno run -A scripts/build_registry.ts");
+        console.error(
+          "build_registry: registry/ is not current; run deno run -A scripts/build_registry.ts",
+        );
         return 1;
       }
       console.log(`${outDir} is current (${result.archives.length} plugins)`);
       return 0;
     }
     for (const p of result.problems) console.error(`build_registry: ${p}`);
-    console.log(`wrote ${outDir}/index.json with ${result.archives.length} plugins${signingKey ? ", signed" : ""}`);
+    console.log(
+      `wrote ${outDir}/index.json with ${result.archives.length} plugins${
+        signingKey ? ", signed" : ""
+      }`,
+    );
     return 0;
   } catch (error) {
     console.error(`build_registry: ${(error as Error).message}`);

@@ -6,7 +6,7 @@ import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { pathToFileURL } from "node:url";
 import { connect, isRoamError, type Roam } from "../mod.ts";
-import { generateSigningKey } from "../src/registry/mod.ts";
+import { buildRegistry, generateSigningKey } from "../src/registry/mod.ts";
 import { startTestHost, type TestHost } from "./support/host.ts";
 import { REPO_REGISTRY, serveDir, writeCapabilityRegistry } from "./registry_support.ts";
 
@@ -69,6 +69,46 @@ Deno.test("an agent plugin installs from a file:// registry into the plugin stor
     assert.equal(removed.name, "hello");
     await assert.rejects(mesh.plugin.info({ name: "hello" }), (e) => isRoamError(e, "not_found"));
     assert.deepEqual((await mesh.registry.installed()).plugins, []);
+  });
+});
+
+Deno.test("updating an agent plugin adds the new version for new agents; agents on the old one keep it", async () => {
+  await withHost(async ({ mesh, dir }) => {
+    const hello = new URL("../plugins/hello/", import.meta.url).pathname;
+    const manifest = JSON.parse(await Deno.readTextFile(join(hello, "plugin.json")));
+    const out = join(dir, "registry");
+    for (const version of ["0.1.0", "0.2.0"]) {
+      const src = join(dir, `src-${version}`, "hello");
+      await Deno.mkdir(src, { recursive: true });
+      await Deno.copyFile(join(hello, "hello.ts"), join(src, "hello.ts"));
+      await Deno.writeTextFile(join(src, "plugin.json"), JSON.stringify({ ...manifest, version }));
+      await buildRegistry({ pluginsDir: join(dir, `src-${version}`), outDir: join(dir, version) });
+    }
+    // One index with both versions.
+    const index = JSON.parse(await Deno.readTextFile(join(dir, "0.1.0", "index.json")));
+    const newer = JSON.parse(await Deno.readTextFile(join(dir, "0.2.0", "index.json")));
+    index.plugins[0].versions.push(newer.plugins[0].versions[0]);
+    await Deno.mkdir(join(out, "archives"), { recursive: true });
+    for (const version of ["0.1.0", "0.2.0"]) {
+      const name = `archives/hello-${version}.tar.gz`;
+      await Deno.copyFile(join(dir, version, name), join(out, name));
+    }
+    await Deno.writeTextFile(join(out, "index.json"), JSON.stringify(index));
+    const registry = pathToFileURL(out).href;
+
+    await mesh.registry.install({ name: "hello", range: "~0.1", registry });
+    const old = await mesh.agent.create({ plugin: "hello" });
+    await mesh.registry.install({ name: "hello", registry });
+    const info = await mesh.plugin.info({ name: "hello" });
+    assert.deepEqual([info.version, info.versions], ["0.2.0", ["0.2.0", "0.1.0"]]);
+    // Asleep and awake again: it loads its code from the store anew.
+    await mesh.agent.deactivate({ id: old.id });
+    await mesh.agent.activate({ id: old.id });
+    assert.equal((await mesh.agent.get({ id: old.id })).version, "0.1.0");
+    assert.deepEqual((await mesh.agent.send({ id: old.id, kind: "echo", args: 1 })).reply, 1);
+    const fresh = await mesh.agent.create({ plugin: "hello" });
+    assert.equal((await mesh.agent.get({ id: fresh.id })).version, "0.2.0");
+    for (const id of [old.id, fresh.id]) await mesh.agent.dispose({ id });
   });
 });
 

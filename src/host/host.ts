@@ -169,8 +169,10 @@ export async function startHost(
     db,
     dataDir: config.dataDir,
     events,
-    log,
-    config: { ...config.registry, url: config.registry.url ?? (Deno.env.get("ROAM_REGISTRY") || undefined) },
+    config: {
+      ...config.registry,
+      url: config.registry.url ?? (Deno.env.get("ROAM_REGISTRY") || undefined),
+    },
     installers: {
       agent: new AgentInstaller(plugins),
       capability: new CapabilityInstaller({ dataDir: config.dataDir, log }),

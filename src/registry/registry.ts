@@ -29,8 +29,6 @@ export interface RegistryServiceOptions {
   installers: Record<"agent" | "capability", PluginInstaller>;
   /** The roam version plugins are checked against. Default: this build's. */
   roamVersion?: string;
-  /** Where notes go. */
-  log?: (line: string) => void;
 }
 
 /** A loaded, verified index. */
@@ -419,16 +417,8 @@ export class RegistryService {
         }
         throw error;
       }
-      // Agent plugins keep versions side by side; a registry install keeps one.
-      if (current && plugin.kind === "agent" && current.version !== version.version) {
-        await installer.remove(plugin.name, current.version).catch((error) =>
-          this.#options.log?.(
-            `roam: ${plugin.name} ${current.version} stays installed beside ${version.version}: ${
-              (error as Error).message
-            }`,
-          )
-        );
-      }
+      // The previous version of an agent plugin stays in the store: agents
+      // created on it keep their version, and would not wake without it.
       events.append("registry.installed", {
         name: plugin.name,
         version: version.version,
