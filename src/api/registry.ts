@@ -75,7 +75,7 @@ export const registryInfo = defineMethod({
       description: z.string(),
       archive: z.object({ url: z.string(), sha256: Sha256Schema, size: z.number().int() }),
       minRoam: z.string(),
-      permissions: z.record(z.string(), z.array(z.string())),
+      permissions: z.record(z.string(), z.union([z.array(z.string()), z.boolean()])),
       environment: z.record(z.string(), z.unknown()).optional(),
       resources: z.record(z.string(), z.unknown()),
       runsHere: z.boolean(),

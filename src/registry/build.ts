@@ -7,6 +7,7 @@ import { readCapabilityManifest } from "./capability_installer.ts";
 import {
   INDEX_FORMAT,
   type IndexPlugin,
+  IndexPluginSchema,
   type RegistryIndex,
   type RegistryIndexInput,
   RegistryIndexSchema,
@@ -198,7 +199,7 @@ async function buildPlugin(dir: string): Promise<{ entry: IndexPlugin; data: Uin
         version: manifest.version,
         archive: { url: "", sha256: "", size: 0 },
         minRoam: typeof manifest.minRoam === "string" ? manifest.minRoam : DEFAULT_MIN_ROAM,
-        permissions: (manifest.permissions ?? {}) as Record<string, string[]>,
+        permissions: (manifest.permissions ?? {}) as Record<string, string[] | boolean>,
         ...(manifest.environment
           ? { environment: manifest.environment as Record<string, unknown> }
           : {}),
@@ -216,6 +217,18 @@ async function buildPlugin(dir: string): Promise<{ entry: IndexPlugin; data: Uin
   const version = entry.versions[0];
   version.archive.sha256 = createHash("sha256").update(data).digest("hex");
   version.archive.size = data.byteLength;
+  version.archive.url = "archives/placeholder.tar.gz";
+  const checked = IndexPluginSchema.safeParse(entry);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new RoamError(
+      "invalid_input",
+      `${join(dir, "plugin.json")}: ${
+        issue.path.slice(2).join(".") || issue.path.join(".")
+      }: ${issue.message} (as the registry index needs it)`,
+      { dir, issues: checked.error.issues.map(({ path, message }) => ({ path, message })) },
+    );
+  }
   return { entry, data };
 }
 

@@ -34,10 +34,13 @@ export const ArchiveRefSchema = z.object({
   size: z.number().int().min(1).max(2 ** 40),
 });
 
-/** Lists of what a plugin asks for, by kind (`read`, `write`, `net`, `env`, ...). */
+/**
+ * What a plugin asks for, by kind: lists (`read`, `write`, `net`, `env`) or
+ * yes/no (a capability's `gpu`, say), as in its `plugin.json`.
+ */
 export const IndexPermissionsSchema = z.record(
   z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
-  z.array(z.string().max(4096)).max(64),
+  z.union([z.array(z.string().max(4096)).max(64), z.boolean()]),
 ).refine((r) => Object.keys(r).length <= 16, { message: "at most 16 permission kinds" });
 
 /** A free-form JSON object of bounded size (a capability's environment, resources). */

@@ -192,10 +192,10 @@ export async function registryInstalls(mesh: Roam): Promise<InstallRecordView[]>
   }
 }
 
-function describePermissions(perms: Record<string, string[]>): string {
-  const parts = Object.entries(perms).filter(([, list]) => list.length).map(([k, list]) =>
-    `${k} ${list.join(", ")}`
-  );
+function describePermissions(perms: Record<string, string[] | boolean>): string {
+  const parts = Object.entries(perms)
+    .filter(([, value]) => Array.isArray(value) ? value.length > 0 : value)
+    .map(([k, value]) => Array.isArray(value) ? `${k} ${value.join(", ")}` : k);
   return parts.length ? parts.join("; ") : "nothing";
 }
 
