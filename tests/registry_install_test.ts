@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { connect, isRoamError, type Roam } from "../mod.ts";
 import { buildRegistry, generateSigningKey } from "../src/registry/mod.ts";
 import { startTestHost, type TestHost } from "./support/host.ts";
+import { within } from "./support/wait.ts";
 import { REPO_REGISTRY, serveDir, writeCapabilityRegistry } from "./registry_support.ts";
 
 /** A host, a client for it, and a temp dir for registries; all gone afterwards. */
@@ -370,4 +371,79 @@ Deno.test("an index that is not roam-registry/1 is refused with the field at fau
       (e) => isRoamError(e, "not_found") && /no registry index at/.test(e.message),
     );
   });
+});
+
+Deno.test("a download reports progress as it streams, and one that stalls past the timeout is dropped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "roam-registry-" });
+  await using t = await startTestHost({ registry: { timeoutMs: 3_000, maxIndexBytes: 64 * 1024 } });
+  const mesh = await connect({ url: t.host.url, token: t.token });
+  try {
+    // A capability with 1 MiB of data, so that the archive is large.
+    const noise = Array.from({ length: 1 << 14 }, (_, i) => `${i * 2654435761 % 1e9}\n`).join("");
+    await writeCapabilityRegistry(dir, {
+      big: [{ version: "0.1.0", files: { "worker.py": "", "data.txt": noise } }],
+    });
+    const bytes = await Deno.readFile(join(dir, "archives/big-0.1.0.tar.gz"));
+    const half = Math.floor(bytes.length / 2);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => release = resolve);
+    let stall = false;
+    await using server = await serveDir(dir, (path) => {
+      if (!path.endsWith(".tar.gz")) return undefined;
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(bytes.slice(0, half));
+          if (stall) return; // never more: the host must give up
+          await released;
+          controller.enqueue(bytes.slice(half));
+          controller.close();
+        },
+      });
+      return new Response(body);
+    });
+
+    const install = mesh.registry.install({
+      name: "big",
+      registry: server.url,
+      progressId: "p1",
+    });
+    install.catch(() => {}); // awaited below; a failure must not surface before that
+    const seen = await within(
+      10_000,
+      "download progress",
+      (async () => {
+        while (true) {
+          const { progress } = await mesh.registry.progress({ id: "p1" });
+          if (progress?.phase === "downloading" && progress.received > 0) return progress;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })(),
+    );
+    assert.equal(seen.total, bytes.length);
+    assert.ok(seen.received < bytes.length);
+    release();
+    assert.equal((await install).version, "0.1.0");
+    assert.equal((await mesh.registry.progress({ id: "p1" })).progress?.phase, "done");
+
+    await mesh.registry.remove({ name: "big" });
+    stall = true;
+    await assert.rejects(
+      mesh.registry.install({ name: "big", registry: server.url }),
+      (e) => isRoamError(e, "timeout") && /did not arrive within 3000 ms/.test(e.message),
+    );
+    await assert.rejects(Deno.stat(capDir(t, "big")));
+    assert.deepEqual(await stagingLeft(t), []);
+
+    // An index larger than the host takes.
+    const index = JSON.parse(await Deno.readTextFile(join(dir, "index.json")));
+    index.padding = "x".repeat(70 * 1024);
+    await Deno.writeTextFile(join(dir, "index.json"), JSON.stringify(index));
+    await assert.rejects(
+      mesh.registry.search({ registry: server.url }),
+      (e) => isRoamError(e, "too_large"),
+    );
+  } finally {
+    await mesh.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

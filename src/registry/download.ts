@@ -24,7 +24,7 @@ export interface DownloadOptions {
   timeoutMs: number;
   /** Cancels the download. */
   signal?: AbortSignal;
-  /** Told of the bytes received so far, at most every 64 KiB and at the end. */
+  /** Told of the bytes received so far: at the first chunk, every 64 KiB, and at the end. */
   onProgress?: (received: number, total: number) => void;
 }
 
@@ -98,7 +98,7 @@ export async function downloadVerified(
     hash.update(chunk);
     let offset = 0;
     while (offset < chunk.byteLength) offset += await out.write(chunk.subarray(offset));
-    if (received - reported >= 64 * 1024) {
+    if (reported === 0 || received - reported >= 64 * 1024) {
       reported = received;
       options.onProgress?.(received, options.size);
     }
