@@ -8,8 +8,10 @@ export const RegistryConfigSchema = z.object({
    * of the host process, else none.
    */
   url: z.string().min(1).max(2048).optional(),
-  /** Longest an index or an archive download may take. */
-  timeoutMs: z.number().int().min(1).default(300_000),
+  /** Longest an index or an archive download may take in all. */
+  timeoutMs: z.number().int().min(1).default(1_800_000),
+  /** Longest wait for the next bytes of an index or archive: a stalled download is dropped. */
+  stallMs: z.number().int().min(1).default(60_000),
   /** Largest index (and signature) read. */
   maxIndexBytes: z.number().int().min(1024).default(8 * 1024 * 1024),
   /** Largest archive downloaded, whatever the index says. */

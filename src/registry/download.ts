@@ -8,6 +8,8 @@ export interface ReadOptions {
   maxBytes: number;
   /** Longest the whole read may take. */
   timeoutMs: number;
+  /** Longest wait for the next bytes; default `timeoutMs`. */
+  stallMs?: number;
   /** Cancels the read. */
   signal?: AbortSignal;
   /** Answer undefined, not `not_found`, when there is nothing at the URL. */
@@ -22,6 +24,8 @@ export interface DownloadOptions {
   sha256: string;
   /** Longest the whole download may take. */
   timeoutMs: number;
+  /** Longest wait for the next bytes (a stalled download is dropped); default `timeoutMs`. */
+  stallMs?: number;
   /** Cancels the download. */
   signal?: AbortSignal;
   /** Told of the bytes received so far: at the first chunk, every 64 KiB, and at the end. */
@@ -43,12 +47,12 @@ export async function readBounded(
   url: URL,
   options: ReadOptions,
 ): Promise<Uint8Array | undefined> {
-  const signal = deadline(options.timeoutMs, options.signal);
+  using deadline = new Deadline(url, options);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const opened = await open(url, signal, options.timeoutMs, options.optional);
+  const opened = await open(url, deadline.signal, options.optional);
   if (!opened) return undefined;
-  await consume(opened, url, signal, options.timeoutMs, (chunk) => {
+  await consume(opened, url, deadline, (chunk) => {
     size += chunk.byteLength;
     if (size > options.maxBytes) {
       throw new RoamError(
@@ -82,13 +86,13 @@ export async function downloadVerified(
   dest: string,
   options: DownloadOptions,
 ): Promise<void> {
-  const signal = deadline(options.timeoutMs, options.signal);
-  const opened = await open(url, signal, options.timeoutMs, false);
+  using deadline = new Deadline(url, options);
+  const opened = await open(url, deadline.signal, false);
   const hash = createHash("sha256");
   let received = 0;
   let reported = 0;
   using out = await Deno.open(dest, { write: true, createNew: true, mode: 0o600 });
-  await consume(opened!, url, signal, options.timeoutMs, async (chunk) => {
+  await consume(opened!, url, deadline, async (chunk) => {
     received += chunk.byteLength;
     if (received > options.size) {
       throw mismatch(url, `is larger than the ${options.size} bytes the index says`, {
@@ -125,7 +129,6 @@ type Opened = { stream: ReadableStream<Uint8Array>; close?: () => void };
 async function open(
   url: URL,
   signal: AbortSignal,
-  timeoutMs: number,
   optional = false,
 ): Promise<Opened | undefined> {
   if (url.protocol === "file:") {
@@ -164,7 +167,7 @@ async function open(
   try {
     response = await fetch(url, { signal, redirect: "follow" });
   } catch (error) {
-    if (signal.aborted) throw abortError(signal, url, timeoutMs);
+    if (signal.aborted) throw abortError(signal, url);
     throw new RoamError(
       "unavailable",
       `cannot reach ${display(url)}: ${(error as Error).message}`,
@@ -193,21 +196,21 @@ async function open(
 async function consume(
   opened: Opened,
   url: URL,
-  signal: AbortSignal,
-  timeoutMs: number,
+  deadline: Deadline,
   onChunk: (chunk: Uint8Array) => void | Promise<void>,
 ): Promise<void> {
+  const { signal } = deadline;
   const reader = opened.stream.getReader();
   const onAbort = () => reader.cancel().catch(() => {});
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     while (true) {
-      if (signal.aborted) throw abortError(signal, url, timeoutMs);
+      if (signal.aborted) throw abortError(signal, url);
       let step: ReadableStreamReadResult<Uint8Array>;
       try {
         step = await reader.read();
       } catch (error) {
-        if (signal.aborted) throw abortError(signal, url, timeoutMs);
+        if (signal.aborted) throw abortError(signal, url);
         throw new RoamError(
           "unavailable",
           `reading ${display(url)} failed: ${(error as Error).message}`,
@@ -215,9 +218,10 @@ async function consume(
         );
       }
       if (step.done) break;
+      deadline.touch();
       await onChunk(step.value);
     }
-    if (signal.aborted) throw abortError(signal, url, timeoutMs);
+    if (signal.aborted) throw abortError(signal, url);
   } catch (error) {
     await reader.cancel().catch(() => {});
     throw error;
@@ -227,23 +231,67 @@ async function consume(
   }
 }
 
-function deadline(timeoutMs: number, signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  return signal ? AbortSignal.any([timeout, signal]) : timeout;
+/**
+ * Aborts a read when it takes longer than `timeoutMs` in all, or when no
+ * bytes arrive for `stallMs`, or when the caller's signal aborts.
+ */
+class Deadline implements Disposable {
+  readonly #controller = new AbortController();
+  readonly #total: ReturnType<typeof setTimeout>;
+  #stall?: ReturnType<typeof setTimeout>;
+  readonly #stallMs: number;
+  readonly #url: URL;
+  readonly #outer?: AbortSignal;
+  readonly #onOuter = () => this.#controller.abort(this.#outer?.reason);
+
+  constructor(url: URL, options: { timeoutMs: number; stallMs?: number; signal?: AbortSignal }) {
+    this.#url = url;
+    this.#stallMs = options.stallMs ?? options.timeoutMs;
+    this.#total = setTimeout(() =>
+      this.#controller.abort(
+        new RoamError(
+          "timeout",
+          `${
+            display(url)
+          } did not arrive within ${options.timeoutMs} ms; try again, or raise registry.timeoutMs in the host config`,
+          { url: display(url), timeoutMs: options.timeoutMs },
+        ),
+      ), options.timeoutMs);
+    this.#outer = options.signal;
+    if (this.#outer?.aborted) this.#onOuter();
+    this.#outer?.addEventListener("abort", this.#onOuter, { once: true });
+    this.touch();
+  }
+
+  /** Aborted when the read must stop; its reason says why. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Bytes arrived: the stall clock starts again. */
+  touch(): void {
+    clearTimeout(this.#stall);
+    this.#stall = setTimeout(() =>
+      this.#controller.abort(
+        new RoamError(
+          "timeout",
+          `${
+            display(this.#url)
+          } sent nothing for ${this.#stallMs} ms and was dropped as stalled; try again, or raise registry.stallMs in the host config`,
+          { url: display(this.#url), stallMs: this.#stallMs },
+        ),
+      ), this.#stallMs);
+  }
+
+  [Symbol.dispose](): void {
+    clearTimeout(this.#total);
+    clearTimeout(this.#stall);
+    this.#outer?.removeEventListener("abort", this.#onOuter);
+  }
 }
 
-function abortError(signal: AbortSignal, url: URL, timeoutMs: number): RoamError {
-  const reason = signal.reason;
-  if (reason instanceof DOMException && reason.name === "TimeoutError") {
-    return new RoamError(
-      "timeout",
-      `${
-        display(url)
-      } did not arrive within ${timeoutMs} ms; try again, or raise registry.timeoutMs in the host config`,
-      { url: display(url), timeoutMs },
-    );
-  }
-  if (reason instanceof RoamError) return reason;
+function abortError(signal: AbortSignal, url: URL): RoamError {
+  if (signal.reason instanceof RoamError) return signal.reason;
   return new RoamError("cancelled", `reading ${display(url)} was cancelled`, { url: display(url) });
 }
 

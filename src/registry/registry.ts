@@ -158,10 +158,11 @@ export class RegistryService {
    */
   async load(options: RegistryOptions = {}): Promise<LoadedIndex> {
     const url = await this.indexUrl(options.registry);
-    const { timeoutMs, maxIndexBytes } = this.#options.config;
+    const { timeoutMs, stallMs, maxIndexBytes } = this.#options.config;
     const bytes = await readBounded(url, {
       maxBytes: maxIndexBytes,
       timeoutMs,
+      stallMs,
       signal: options.signal,
     })
       .catch((error) => {
@@ -179,6 +180,7 @@ export class RegistryService {
     const sig = await readBounded(sigUrl, {
       maxBytes: MAX_SIGNATURE_BYTES,
       timeoutMs,
+      stallMs,
       signal: options.signal,
       optional: true,
     });
@@ -389,6 +391,7 @@ export class RegistryService {
         size: version.archive.size,
         sha256: version.archive.sha256,
         timeoutMs: config.timeoutMs,
+        stallMs: config.stallMs,
         signal: options.signal,
         onProgress: (received) => this.#progress.update(progressId, { received }),
       });
