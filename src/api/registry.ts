@@ -12,7 +12,7 @@ const ProgressIdSchema = z.string().min(1).max(64).describe(
 );
 
 /** Longest an install or update call may run (downloads have their own, shorter limit). */
-export const REGISTRY_INSTALL_TIMEOUT_MS = 15 * 60_000;
+export const REGISTRY_INSTALL_TIMEOUT_MS = 60 * 60_000;
 
 /** A plugin as a registry offers it. */
 export const RegistryPluginSchema = z.object({

@@ -14,7 +14,7 @@ const REGISTRY_HELP =
   "the registry: a path, or an http(s) or file URL, of an index.json or its dir (default $ROAM_REGISTRY, else the host's)";
 const ACCEPT_HELP =
   "take an index signed with another key than the one this host pinned for the registry (or an unsigned one), and pin the new key";
-const INSTALL_TIMEOUT_MS = 16 * 60_000;
+const INSTALL_TIMEOUT_MS = 61 * 60_000;
 
 /**
  * `roam plugin search | install | update`: find plugins in a registry and
