@@ -315,8 +315,17 @@ Examples:
       const record = (await registryInstalls(mesh)).find((r) => r.name === name);
       if (record && (version === undefined || version === record.version)) {
         const gone = await mesh.registry.remove({ name });
-        if (ctx.global().json) return printJson(ctx, gone);
-        return ctx.io.out(`removed ${gone.kind} plugin ${gone.name} ${gone.version}`);
+        // Without a version, older agent versions an update left for their agents go too.
+        const rest = gone.kind === "agent" && version === undefined
+          ? await mesh.plugin.remove({ name }).then((r) => r.removed.map((p) => p.version))
+            .catch(() => [] as string[])
+          : [];
+        if (ctx.global().json) return printJson(ctx, { ...gone, alsoRemoved: rest });
+        return ctx.io.out(
+          `removed ${gone.kind} plugin ${gone.name} ${gone.version}${
+            rest.length ? ` (and ${rest.join(", ")})` : ""
+          }`,
+        );
       }
       const result = await mesh.plugin.remove({ name, version });
       if (ctx.global().json) return printJson(ctx, result);
