@@ -51,10 +51,11 @@ export {
 } from "./capability_installer.ts";
 export type { InstallRecord } from "./records.ts";
 export type { Progress } from "./progress.ts";
+export { type LoadedIndex, loadIndex, type LoadOptions, resolveIndexUrl } from "./source.ts";
+export { KeyPins } from "./keys.ts";
 export {
   type InstallOptions,
   type InstallResult,
-  type LoadedIndex,
   type RegistryOptions,
   RegistryService,
   type RegistryServiceOptions,

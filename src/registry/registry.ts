@@ -1,19 +1,18 @@
 import type { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { fileURLToPath as fromFileUrl } from "node:url";
 import { RoamError } from "../errors/mod.ts";
 import type { EventLog } from "../store/mod.ts";
 import { ROAM_VERSION } from "../version.ts";
 import { extractArchive } from "./archive.ts";
 import type { RegistryConfig } from "./config.ts";
-import { display, downloadVerified, readBounded } from "./download.ts";
-import { type IndexPlugin, type IndexVersion, parseIndex, type RegistryIndex } from "./format.ts";
+import { display, downloadVerified } from "./download.ts";
+import type { IndexPlugin, IndexVersion } from "./format.ts";
 import type { PluginInstaller } from "./installer.ts";
 import { KeyPins } from "./keys.ts";
 import { type Progress, ProgressBoard } from "./progress.ts";
 import { type InstallRecord, InstallRecords } from "./records.ts";
 import { checkRange, compareSemver, heldBack, pickVersion, runsOn } from "./resolve.ts";
-import { MAX_SIGNATURE_BYTES, verifyIndex } from "./signature.ts";
+import { type LoadedIndex, loadIndex, resolveIndexUrl } from "./source.ts";
 
 /** Options for {@linkcode RegistryService}. */
 export interface RegistryServiceOptions {
@@ -29,16 +28,6 @@ export interface RegistryServiceOptions {
   installers: Record<"agent" | "capability", PluginInstaller>;
   /** The roam version plugins are checked against. Default: this build's. */
   roamVersion?: string;
-}
-
-/** A loaded, verified index. */
-export interface LoadedIndex {
-  /** Its URL, the registry's identity (keys are pinned and installs recorded under it). */
-  url: string;
-  /** The index. */
-  index: RegistryIndex;
-  /** The publisher key that signed it, when signed. */
-  key?: string;
 }
 
 /** What to ask of a registry. */
@@ -111,83 +100,17 @@ export class RegistryService {
   }
 
   /**
-   * The index URL a call means: `registry` as given (a dir URL gets
-   * `index.json`), else the configured default.
-   *
-   * @throws {RoamError} `invalid_input` when there is none or it is not an http(s) or file URL.
-   */
-  async indexUrl(registry?: string): Promise<URL> {
-    const given = registry ?? this.#options.config.url;
-    if (!given) {
-      throw new RoamError(
-        "invalid_input",
-        "no registry given: pass --registry URL (or set ROAM_REGISTRY), or configure the host's default with registry.url (or ROAM_REGISTRY in the host's environment)",
-      );
-    }
-    let url: URL;
-    try {
-      url = new URL(given);
-    } catch {
-      throw new RoamError(
-        "invalid_input",
-        `"${given}" is not a URL; a registry is an http(s) or file URL of an index.json (the CLI also takes a path)`,
-        { registry: given },
-      );
-    }
-    if (!["http:", "https:", "file:"].includes(url.protocol)) {
-      throw new RoamError(
-        "invalid_input",
-        `${display(url)}: registries are reached over http, https or file URLs only`,
-        { registry: display(url) },
-      );
-    }
-    url.hash = "";
-    if (url.pathname.endsWith("/")) url.pathname += "index.json";
-    else if (url.protocol === "file:") {
-      try {
-        if ((await Deno.stat(fromFileUrl(url))).isDirectory) url.pathname += "/index.json";
-      } catch { /* reported when read */ }
-    }
-    return url;
-  }
-
-  /**
-   * Read, verify and parse an index. A signed index (`URL.sig` exists) must
-   * match its signature, and its key must be the one pinned for this
-   * registry (pinned now when none is).
+   * Read, verify and parse the index a call means (`options.registry`, else
+   * the configured default). See {@linkcode loadIndex}.
    */
   async load(options: RegistryOptions = {}): Promise<LoadedIndex> {
-    const url = await this.indexUrl(options.registry);
-    const { timeoutMs, stallMs, maxIndexBytes } = this.#options.config;
-    const bytes = await readBounded(url, {
-      maxBytes: maxIndexBytes,
-      timeoutMs,
-      stallMs,
+    const url = await resolveIndexUrl(options.registry ?? this.#options.config.url);
+    return await loadIndex(url, {
+      config: this.#options.config,
+      pins: this.#pins,
+      acceptNewKey: options.acceptNewKey,
       signal: options.signal,
-    })
-      .catch((error) => {
-        if (error instanceof RoamError && error.code === "not_found") {
-          throw new RoamError(
-            "not_found",
-            `there is no registry index at ${display(url)}: ${error.message}`,
-            { registry: display(url) },
-          );
-        }
-        throw error;
-      });
-    const sigUrl = new URL(url.href);
-    sigUrl.pathname += ".sig";
-    const sig = await readBounded(sigUrl, {
-      maxBytes: MAX_SIGNATURE_BYTES,
-      timeoutMs,
-      stallMs,
-      signal: options.signal,
-      optional: true,
     });
-    const key = sig ? verifyIndex(bytes, sig, display(sigUrl)) : undefined;
-    const index = parseIndex(bytes, display(url));
-    this.#pins.check(url.href, key, { acceptNewKey: options.acceptNewKey });
-    return { url: url.href, index, key };
   }
 
   /** Plugins whose name or description holds `text` (every plugin without it). */
