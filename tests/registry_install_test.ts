@@ -449,3 +449,22 @@ Deno.test("a download reports progress as it streams, and one that stalls is dro
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a registry plugin removed with 'plugin remove' is no longer listed, and update does not bring it back", async () => {
+  await withHost(async ({ mesh }) => {
+    const registry = pathToFileURL(REPO_REGISTRY).href;
+    await mesh.registry.install({ name: "hello", registry });
+    await mesh.plugin.remove({ name: "hello" });
+    assert.deepEqual((await mesh.registry.installed()).plugins, []);
+    const update = await mesh.registry.update({});
+    assert.deepEqual([update.updated, update.current, update.failed], [[], [], []]);
+    await assert.rejects(
+      mesh.registry.update({ name: "hello" }),
+      (e) => isRoamError(e, "not_found"),
+    );
+    await assert.rejects(mesh.plugin.info({ name: "hello" }), (e) => isRoamError(e, "not_found"));
+    // Installing again is a fresh install, not a no-op.
+    const again = await mesh.registry.install({ name: "hello", registry });
+    assert.deepEqual([again.installed, again.previous], [true, undefined]);
+  });
+});

@@ -180,7 +180,16 @@ export class RegistryService {
    */
   update(name: string | undefined, options: InstallOptions = {}): Promise<UpdateResult> {
     return this.#exclusive(async () => {
-      const records = name === undefined ? this.#records.list() : [this.#recordOf(name)];
+      const records: InstallRecord[] = [];
+      for (const record of name === undefined ? this.#records.list() : [this.#recordOf(name)]) {
+        if (await this.#options.installers[record.kind].has(record.name, record.version)) {
+          records.push(record);
+        } else {
+          // Removed by other means: forgotten, not brought back.
+          this.#records.delete(record.name);
+          if (name !== undefined) this.#recordOf(name);
+        }
+      }
       const out: UpdateResult = { updated: [], current: [], heldBack: [], failed: [] };
       const indexes = new Map<string, Promise<LoadedIndex>>();
       for (const record of records) {
@@ -236,15 +245,14 @@ export class RegistryService {
 
   /**
    * What is installed from registries. A record whose plugin was removed by
-   * other means (`roam plugin remove NAME@VERSION`) is dropped here.
+   * other means (`roam plugin remove NAME@VERSION`) is left out here, and
+   * forgotten by the next install, update or removal of that name.
    */
   async installed(): Promise<InstallRecord[]> {
     const out: InstallRecord[] = [];
     for (const record of this.#records.list()) {
       if (await this.#options.installers[record.kind].has(record.name, record.version)) {
         out.push(record);
-      } else {
-        this.#records.delete(record.name);
       }
     }
     return out;
@@ -264,7 +272,12 @@ export class RegistryService {
   ): Promise<InstallResult> {
     const { config, installers, events } = this.#options;
     const installer = installers[plugin.kind];
-    const current = this.#records.get(plugin.name);
+    const recorded = this.#records.get(plugin.name);
+    // A record whose plugin was removed by other means is forgotten.
+    const current = recorded && await installers[recorded.kind].has(recorded.name, recorded.version)
+      ? recorded
+      : undefined;
+    if (recorded && !current) this.#records.delete(recorded.name);
     const label = `${plugin.name} ${version.version}`;
     if (current && current.kind !== plugin.kind) {
       throw new RoamError(
