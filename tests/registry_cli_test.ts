@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CliProcess, roam } from "./support/cli.ts";
+import { generateSigningKey } from "../src/registry/mod.ts";
 import { REPO_REGISTRY, writeCapabilityRegistry } from "./registry_support.ts";
 
 Deno.test("the CLI searches a registry, installs from it with progress, lists, shows, updates and removes", async () => {
@@ -115,6 +116,26 @@ Deno.test("registry CLI errors are one line: usage errors exit 2, refusals exit 
       assert.match(result.stderr.trim(), pattern);
       assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
     }
+    // A publisher key that changed is refused until the operator accepts it.
+    const signed = join(dataDir, "signed");
+    await writeCapabilityRegistry(signed, { "echo-cap": [{ version: "0.1.0" }] }, {
+      signingKey: generateSigningKey().privatePem,
+    });
+    const first = await roam(["--data-dir", dataDir, "plugin", "search", "--registry", signed]);
+    assert.equal(first.code, 0, first.stderr);
+    await writeCapabilityRegistry(signed, { "echo-cap": [{ version: "0.1.0" }] }, {
+      signingKey: generateSigningKey().privatePem,
+    });
+    const args = ["--data-dir", dataDir, "plugin", "install", "echo-cap", "--registry", signed];
+    const refused = await roam(args);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr.trim(),
+      /^roam: the index at .* is signed with ed25519:.*, but this host pinned ed25519:.*--accept-new-key$/,
+    );
+    const accepted = await roam([...args, "--accept-new-key"]);
+    assert.equal(accepted.code, 0, accepted.stderr);
+
     const help = await roam(["plugin", "--help"]);
     for (const sub of ["search", "install", "update"]) {
       assert.match(help.stdout, new RegExp(`^\\s+${sub}\\b`, "m"));
