@@ -34,6 +34,15 @@ Deno.test("the CLI searches a registry, installs from it with progress, lists, s
     );
     assert.match(install.stderr, /verified and installed hello 0\.1\.0/);
 
+    const probe = await cli(["plugin", "install", "sandbox-probe", "--registry", REPO_REGISTRY]);
+    assert.equal(probe.code, 0, probe.stderr);
+    assert.match(probe.stdout, /^it requests read \/; write \/; net 127\.0\.0\.1, localhost/m);
+    assert.match(
+      probe.stdout,
+      /^ {2}roam plugin grant sandbox-probe --read \/ --write \/ --net 127/m,
+    );
+    assert.equal((await cli(["plugin", "remove", "sandbox-probe"])).code, 0);
+
     const list = await cli(["plugin", "list"]);
     assert.match(list.stdout, /^hello\s+0\.1\.0\s+.*file:\/\/.*registry\/index\.json$/m);
     const offered = await cli(["plugin", "list", "--registry", REPO_REGISTRY]);

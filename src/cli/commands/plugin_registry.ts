@@ -77,6 +77,19 @@ Examples:
           ? `installed ${label} (was ${result.previous}) from ${result.registry}`
           : `installed ${label} from ${result.registry}`,
       );
+      if (result.installed && result.kind === "agent") {
+        // As after 'plugin add': what it asks for, and how to grant it.
+        const info = await mesh.plugin.info({ name: result.name, version: result.version });
+        const flags = (["read", "write", "net", "env"] as const)
+          .flatMap((kind) => info.requested[kind].map((entry) => `--${kind} ${quote(entry)}`));
+        if (flags.length) {
+          ctx.io.out(
+            `it requests ${
+              describePermissions(info.requested)
+            }; grant what you allow with:\n  roam plugin grant ${result.name} ${flags.join(" ")}`,
+          );
+        }
+      }
     });
 
   plugin.command("update")
@@ -190,6 +203,10 @@ export async function registryInstalls(mesh: Roam): Promise<InstallRecordView[]>
     if (error instanceof RoamError && error.code === "method_not_found") return [];
     throw error;
   }
+}
+
+function quote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
 
 function describePermissions(perms: Record<string, string[] | boolean>): string {
