@@ -39,6 +39,28 @@ import {
 } from "./plugins.ts";
 import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./services.ts";
 import { meshHosts, meshRecord, meshRotate, meshStats, meshSync, meshWait } from "./mesh.ts";
+// registry: installs from plugin registry indexes.
+import {
+  registryInfo,
+  registryInstall,
+  registryInstalled,
+  registryProgress,
+  registryRemove,
+  registrySearch,
+  registryUpdate,
+} from "./registry.ts";
+export {
+  InstallRecordSchema,
+  REGISTRY_INSTALL_TIMEOUT_MS,
+  registryInfo,
+  registryInstall,
+  registryInstalled,
+  RegistryPluginSchema,
+  registryProgress,
+  registryRemove,
+  registrySearch,
+  registryUpdate,
+} from "./registry.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -147,6 +169,14 @@ export type Api = {
   "mesh.record": typeof meshRecord;
   "mesh.sync": typeof meshSync;
   "mesh.rotate": typeof meshRotate;
+  // registry
+  "registry.search": typeof registrySearch;
+  "registry.info": typeof registryInfo;
+  "registry.install": typeof registryInstall;
+  "registry.update": typeof registryUpdate;
+  "registry.remove": typeof registryRemove;
+  "registry.installed": typeof registryInstalled;
+  "registry.progress": typeof registryProgress;
 };
 
 /** Every method contract, keyed by method name. */
@@ -189,6 +219,14 @@ export const API: Api = {
   "mesh.record": meshRecord,
   "mesh.sync": meshSync,
   "mesh.rotate": meshRotate,
+  // registry
+  "registry.search": registrySearch,
+  "registry.info": registryInfo,
+  "registry.install": registryInstall,
+  "registry.update": registryUpdate,
+  "registry.remove": registryRemove,
+  "registry.installed": registryInstalled,
+  "registry.progress": registryProgress,
 };
 
 /** The name of a method roam serves. */

@@ -4,6 +4,7 @@ import { DEFAULT_PORT, defaultDataDir } from "../client/mod.ts";
 import { RoamError } from "../errors/mod.ts";
 import { MeshConfigSchema } from "../mesh/mod.ts";
 import { RelayHubConfigSchema, RelayUrlsSchema } from "../relay/mod.ts";
+import { RegistryConfigSchema } from "../registry/mod.ts"; // registry
 
 const BindEntry = z.string().min(1).refine(
   (v) => v === "auto" || v === "loopback" || isIpAddress(v),
@@ -85,6 +86,8 @@ export const HostConfigSchema = z.object({
   relay: RelayUrlsSchema.default([]),
   /** How this host queues requests for hosts connected to it as a relay hub. */
   relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
+  /** registry: the default plugin registry (else $ROAM_REGISTRY) and download limits. */
+  registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
 });
 
 /** What a caller passes to `startHost`. */

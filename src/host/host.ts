@@ -26,6 +26,12 @@ import { hostMethods } from "./methods.ts";
 import { pluginMethods, PluginStore } from "../plugins/mod.ts";
 import { RelayHub, RelayLink, TunnelTransport } from "../relay/mod.ts";
 import {
+  AgentInstaller,
+  CapabilityInstaller,
+  registryMethods,
+  RegistryService,
+} from "../registry/mod.ts"; // registry
+import {
   AgentManager,
   agentMethods,
   AgentMobility,
@@ -157,6 +163,22 @@ export async function startHost(
   // plugins: installed agent plugins (DATA_DIR/plugins) and the operator's grants.
   const plugins = new PluginStore({ db, dataDir: config.dataDir, events });
   methods.push(...pluginMethods(plugins));
+  // registry: installs from plugin registry indexes, agents into the store above,
+  // capabilities into DATA_DIR/capabilities/NAME.
+  const registry = new RegistryService({
+    db,
+    dataDir: config.dataDir,
+    events,
+    config: {
+      ...config.registry,
+      url: config.registry.url ?? (Deno.env.get("ROAM_REGISTRY") || undefined),
+    },
+    installers: {
+      agent: new AgentInstaller(plugins),
+      capability: new CapabilityInstaller({ dataDir: config.dataDir, log }),
+    },
+  });
+  methods.push(...registryMethods(registry));
   // services: what agents advertise, resident services, and agents' plugin storage.
   const services = new ServiceRegistry({
     db,
