@@ -46,6 +46,10 @@ export function hostCommand(program: Command, ctx: CommandContext): void {
       "a hub (any roam host) to stay connected to, for a host others cannot connect to; it is then reached at URL/relay/<host id>; repeatable",
       collect,
     )
+    .option(
+      "--registry <url>",
+      "the plugin registry index 'roam plugin install' uses by default (http(s) or file URL; default $ROAM_REGISTRY)",
+    )
     .addHelpText(
       "after",
       `
@@ -67,6 +71,7 @@ Examples:
           properties: parseProperties(opts.property ?? []),
           secretFile: opts.secretFile,
           relay: opts.relay,
+          ...(opts.registry ? { registry: { url: opts.registry } } : {}),
           mesh: {
             multicast: opts.multicast,
             group: opts.multicastGroup,
