@@ -39,6 +39,23 @@ import {
 } from "./plugins.ts";
 import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./services.ts";
 import { meshHosts, meshRecord, meshRotate, meshStats, meshSync, meshWait } from "./mesh.ts";
+// memory: entries, manifests, pools and the configuration snapshot.
+import {
+  memoryMemorize,
+  memoryRemember,
+  memoryForget,
+  memoryEvolutions,
+  memoryList,
+  memoryManifestPut,
+  memoryManifestGet,
+  memoryPools,
+  memoryCopy,
+  memoryRecordGet,
+  memoryRecordLink,
+  memoryRecordDelete,
+  memoryRecordList,
+  configExport,
+} from "./memory.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -107,6 +124,29 @@ export {
   meshWait,
 } from "./mesh.ts";
 
+// memory
+export {
+  PoolSummarySchema,
+  WireBlueprintSchema,
+  WireEntrySchema,
+  WireRefSchema,
+  WireValueSchema,
+  configExport,
+  memoryCopy,
+  memoryEvolutions,
+  memoryForget,
+  memoryList,
+  memoryManifestGet,
+  memoryManifestPut,
+  memoryMemorize,
+  memoryPools,
+  memoryRecordDelete,
+  memoryRecordGet,
+  memoryRecordLink,
+  memoryRecordList,
+  memoryRemember,
+} from "./memory.ts";
+
 /** The contracts by name, as a type. */
 export type Api = {
   "host.health": typeof hostHealth;
@@ -147,6 +187,21 @@ export type Api = {
   "mesh.record": typeof meshRecord;
   "mesh.sync": typeof meshSync;
   "mesh.rotate": typeof meshRotate;
+  // memory
+  "memory.memorize": typeof memoryMemorize;
+  "memory.remember": typeof memoryRemember;
+  "memory.forget": typeof memoryForget;
+  "memory.evolutions": typeof memoryEvolutions;
+  "memory.list": typeof memoryList;
+  "memory.manifestPut": typeof memoryManifestPut;
+  "memory.manifestGet": typeof memoryManifestGet;
+  "memory.pools": typeof memoryPools;
+  "memory.copy": typeof memoryCopy;
+  "memory.recordGet": typeof memoryRecordGet;
+  "memory.recordLink": typeof memoryRecordLink;
+  "memory.recordDelete": typeof memoryRecordDelete;
+  "memory.recordList": typeof memoryRecordList;
+  "config.export": typeof configExport;
 };
 
 /** Every method contract, keyed by method name. */
@@ -189,6 +244,21 @@ export const API: Api = {
   "mesh.record": meshRecord,
   "mesh.sync": meshSync,
   "mesh.rotate": meshRotate,
+  // memory
+  "memory.memorize": memoryMemorize,
+  "memory.remember": memoryRemember,
+  "memory.forget": memoryForget,
+  "memory.evolutions": memoryEvolutions,
+  "memory.list": memoryList,
+  "memory.manifestPut": memoryManifestPut,
+  "memory.manifestGet": memoryManifestGet,
+  "memory.pools": memoryPools,
+  "memory.copy": memoryCopy,
+  "memory.recordGet": memoryRecordGet,
+  "memory.recordLink": memoryRecordLink,
+  "memory.recordDelete": memoryRecordDelete,
+  "memory.recordList": memoryRecordList,
+  "config.export": configExport,
 };
 
 /** The name of a method roam serves. */

@@ -55,3 +55,17 @@ export { PeerPool, type PeerPoolOptions } from "./pools/peer.ts";
 export { S3Pool, type S3PoolOptions } from "./pools/s3.ts";
 export { ChainPool } from "./pools/chain.ts";
 export { copyPool, type CopyOptions, type CopyProgress } from "./pools/copy.ts";
+export { configNickname, type ConfigSnapshot, exportConfig, importConfig, redactConfig } from "./config_snapshot.ts";
+export {
+  createHostMemory,
+  defaultBlobStore,
+  type HostMemory,
+  type HostMemoryOptions,
+  type MemoryConfig,
+  MemoryConfigSchema,
+  openPoolOffline,
+  secretsPath,
+} from "./host_memory.ts";
+export { type ConfigSource, memoryMethods } from "./methods.ts";
+export { openMemory, RemoteMemory } from "./remote.ts";
+export { fromWire, toWire, type WireEntry } from "./wire.ts";

@@ -9,6 +9,8 @@ export interface PeerPoolOptions {
   name: string;
   /** The other host's base URL. */
   url: string;
+  /** Where its RPC endpoint is, when not at `url` (tests serve the artifact routes apart). */
+  rpcUrl?: string;
   /** A bearer token for it, or a function minting a fresh one per request. */
   token: string | (() => string);
   /** Its local pool to use. Default `local`. */
@@ -141,7 +143,7 @@ export class PeerPool implements Pool {
 
   async #call(method: string, params: unknown): Promise<unknown> {
     const client = new RpcHttpClient({
-      url: this.url,
+      url: this.#options.rpcUrl ?? this.url,
       token: this.#token(),
       timeoutMs: this.#options.timeoutMs ?? 60_000,
     });
