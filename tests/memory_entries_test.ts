@@ -55,21 +55,31 @@ Deno.test("constants, evolving variables and bytes round-trip through the local 
   const c = constant({ lr: 0.1, layers: [64, 32] }, { nickname: "cfg" });
   assert.deepEqual(await memory.memorize(c), c.id);
   const back = await memory.remember(c.id);
-  assert.deepEqual([back.id, back.kind, back.value, back.nickname], [c.id, "constant", c.value, "cfg"]);
+  assert.deepEqual([back.id, back.kind, back.value, back.nickname], [
+    c.id,
+    "constant",
+    c.value,
+    "cfg",
+  ]);
   assert(back.createdAt);
   const v0 = variable({ step: 0 }, { nickname: "trainer" });
   const v1 = v0.evolve({ step: 1 });
   const v2 = v1.evolve({ step: 2 });
   await memory.memorize([v0, v1, v2]);
   assert.deepEqual((await memory.remember({ nickname: "trainer" })).value, { step: 2 });
-  assert.deepEqual((await memory.remember({ nickname: "trainer", evolution: 1 })).value, { step: 1 });
+  assert.deepEqual((await memory.remember({ nickname: "trainer", evolution: 1 })).value, {
+    step: 1,
+  });
   assert.deepEqual(await memory.evolutions(v0.uuid), [0, 1, 2]);
   const blob = constant(new Uint8Array(100_000).map((_, i) => i % 251));
   await memory.memorize(blob);
   assert.deepEqual((await memory.remember(blob.id)).value, blob.value);
   // Same content again is fine; other content under a stored id is a conflict.
   await memory.memorize(constant({ lr: 0.1, layers: [64, 32] }, { nickname: "cfg" }));
-  await assert.rejects(() => memory.memorize(constant({ lr: 0.2 }, { nickname: "cfg" })), code("conflict"));
+  await assert.rejects(
+    () => memory.memorize(constant({ lr: 0.2 }, { nickname: "cfg" })),
+    code("conflict"),
+  );
   await memory.memorize(constant({ lr: 0.2 }, { nickname: "cfg" }), { overwrite: true });
   assert.deepEqual((await memory.remember({ nickname: "cfg" })).value, { lr: 0.2 });
 });

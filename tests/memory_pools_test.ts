@@ -84,7 +84,11 @@ Deno.test("records: gzip shrinks, AES-256-GCM hides and authenticates, tampering
   const keys = { k1: KEY };
   const sealed = await encodeRecord(e, { transforms: ["gzip", "aes-256-gcm"], keys, keyId: "k1" });
   const { header } = readRecordHeader(sealed);
-  assert.deepEqual([header.transforms, header.keyId, header.sha256], [["gzip", "aes-256-gcm"], "k1", undefined]);
+  assert.deepEqual([header.transforms, header.keyId, header.sha256], [
+    ["gzip", "aes-256-gcm"],
+    "k1",
+    undefined,
+  ]);
   assert(!new TextDecoder().decode(sealed).includes("roam roam"), "no plaintext in the record");
   assert(!new TextDecoder().decode(sealed).includes(btoaOf(KEY)), "the key is never in the record");
   assert.deepEqual((await decodeRecord(sealed, { keys })).value, value);
@@ -106,9 +110,14 @@ Deno.test("records: gzip shrinks, AES-256-GCM hides and authenticates, tampering
   // A record naming a transform outside the registry is refused, not interpreted.
   const evil = swapInHeader(zipped, '"transforms":["gzip"]', '"transforms":["evil"]');
   const err = await rejection(() => decodeRecord(evil));
-  assert(isRoamError(err) && err.code === "unsupported" && /unknown transform "evil"/.test(err.message));
+  assert(
+    isRoamError(err) && err.code === "unsupported" && /unknown transform "evil"/.test(err.message),
+  );
   // A record read under another id is refused.
-  await assert.rejects(() => decodeRecord(plain, { expectId: constant(1).id }), code("invalid_input"));
+  await assert.rejects(
+    () => decodeRecord(plain, { expectId: constant(1).id }),
+    code("invalid_input"),
+  );
 });
 
 Deno.test("a memory that encrypts stores only ciphertext in its pool and refuses a missing key up front", async () => {
@@ -117,7 +126,10 @@ Deno.test("a memory that encrypts stores only ciphertext in its pool and refuses
     () => new Memory({ pools: { local: local.pool }, transforms: ["aes-256-gcm"], keys: {} }),
     code("invalid_input"),
   );
-  assert.throws(() => new Memory({ pools: { local: local.pool }, transforms: ["zstd-maybe"] }), code("unsupported"));
+  assert.throws(
+    () => new Memory({ pools: { local: local.pool }, transforms: ["zstd-maybe"] }),
+    code("unsupported"),
+  );
   const memory = new Memory({
     pools: { local: local.pool },
     transforms: ["gzip", "aes-256-gcm"],
@@ -138,7 +150,10 @@ Deno.test("copyPool copies every record with progress and skips what the target 
   await memory.memorize(entries);
   await memory.memorize(entries[0], { pool: "b" });
   const seen: number[] = [];
-  const result = await copyPool(a.pool, b, { onProgress: (p) => seen.push(p.seen), concurrency: 4 });
+  const result = await copyPool(a.pool, b, {
+    onProgress: (p) => seen.push(p.seen),
+    concurrency: 4,
+  });
   assert.deepEqual([result.copied, result.skipped, result.seen], [1199, 1, 1200]);
   assert.equal(seen.length, 1200);
   assert.equal(seen[seen.length - 1], 1200);
@@ -152,7 +167,9 @@ Deno.test("the memory secrets file must be private and well-formed", async () =>
   try {
     const path = `${dir}/memory-secrets.json`;
     assert.deepEqual(await readMemorySecrets(path), { keys: {}, s3: {} });
-    await Deno.writeTextFile(path, JSON.stringify({ keys: { default: btoaOf(KEY) } }), { mode: 0o644 });
+    await Deno.writeTextFile(path, JSON.stringify({ keys: { default: btoaOf(KEY) } }), {
+      mode: 0o644,
+    });
     await Deno.chmod(path, 0o644);
     await assert.rejects(() => readMemorySecrets(path), code("forbidden"));
     await Deno.chmod(path, 0o600);
@@ -169,8 +186,16 @@ Deno.test("the peer pool stores into another host: blobs over the artifact route
   // The peer host's blobs, served by a stand-in for its ArtifactStore's HTTP routes.
   const blobs = new FileBlobStore(`${peer.dataDir}/memory/blobs`);
   await using artifacts = serveArtifacts(blobs, peer.token);
-  const pool = new PeerPool({ name: "peer", url: artifacts.url, token: peer.token, rpcUrl: peer.host.url });
-  const memory = new Memory({ pools: { peer: pool, cache: new MemoryPool() }, defaultPool: "peer" });
+  const pool = new PeerPool({
+    name: "peer",
+    url: artifacts.url,
+    token: peer.token,
+    rpcUrl: peer.host.url,
+  });
+  const memory = new Memory({
+    pools: { peer: pool, cache: new MemoryPool() },
+    defaultPool: "peer",
+  });
   const e = constant({ from: "afar" }, { nickname: "remote" });
   await memory.memorize(e);
   assert.deepEqual((await memory.remember({ nickname: "remote" })).value, { from: "afar" });
@@ -184,7 +209,12 @@ Deno.test("the peer pool stores into another host: blobs over the artifact route
   assert.equal(copied.copied, 1);
   assert.equal(await memory.forget(e.id), 1);
   await assert.rejects(() => memory.remember(e.id), code("not_found"));
-  const bad = new PeerPool({ name: "x", url: artifacts.url, token: "wrong", rpcUrl: peer.host.url });
+  const bad = new PeerPool({
+    name: "x",
+    url: artifacts.url,
+    token: "wrong",
+    rpcUrl: peer.host.url,
+  });
   const record = await encodeRecord(e);
   await assert.rejects(() => bad.put(e.id, record), code("unauthorized"));
 });
@@ -199,7 +229,9 @@ function serveArtifacts(blobs: FileBlobStore, token: string) {
     const url = new URL(req.url);
     if (req.method === "PUT" && url.pathname === "/artifacts") {
       const bytes = new Uint8Array(await req.arrayBuffer());
-      if (req.headers.get("x-roam-sha256") !== sha256Hex(bytes)) return new Response("hash", { status: 400 });
+      if (req.headers.get("x-roam-sha256") !== sha256Hex(bytes)) {
+        return new Response("hash", { status: 400 });
+      }
       state.puts++;
       return Response.json(await blobs.putBytes(bytes));
     }

@@ -9,7 +9,9 @@ const GlobalId = z.string().regex(
   { message: "an entry id, UUID:EVOLUTION" },
 );
 const Nickname = z.string().min(1).max(256);
-const PoolName = z.string().min(1).max(64).describe("a pool name (see memory.pools); default the host's default pool");
+const PoolName = z.string().min(1).max(64).describe(
+  "a pool name (see memory.pools); default the host's default pool",
+);
 const Evolution = z.union([z.number().int().min(0), z.literal("latest")]);
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "64 lowercase hex digits" });
 
@@ -31,7 +33,8 @@ export const WireEntrySchema = z.object({
 /** A reference to an entry: its id, or a nickname or uuid (the latest evolution unless one is given). */
 export const WireRefSchema = z.union([
   GlobalId,
-  z.object({ nickname: Nickname, evolution: Evolution.optional(), namespace: Uuid.optional() }).strict(),
+  z.object({ nickname: Nickname, evolution: Evolution.optional(), namespace: Uuid.optional() })
+    .strict(),
   z.object({ uuid: Uuid, evolution: Evolution.optional() }).strict(),
 ]);
 
@@ -76,8 +79,10 @@ export const memoryMemorize = defineMethod({
 /** `memory.remember`: read entries. */
 export const memoryRemember = defineMethod({
   name: "memory.remember",
-  summary: "Read entries by id, nickname or uuid (latest evolution unless given); a missing one is not_found.",
-  params: z.object({ refs: z.array(WireRefSchema).min(1).max(1000), pool: PoolName.optional() }).strict(),
+  summary:
+    "Read entries by id, nickname or uuid (latest evolution unless given); a missing one is not_found.",
+  params: z.object({ refs: z.array(WireRefSchema).min(1).max(1000), pool: PoolName.optional() })
+    .strict(),
   result: z.object({ entries: z.array(WireEntrySchema) }),
   timeoutMs: 300_000,
 });
@@ -86,7 +91,8 @@ export const memoryRemember = defineMethod({
 export const memoryForget = defineMethod({
   name: "memory.forget",
   summary: "Remove entries from a pool; returns how many were there.",
-  params: z.object({ refs: z.array(WireRefSchema).min(1).max(1000), pool: PoolName.optional() }).strict(),
+  params: z.object({ refs: z.array(WireRefSchema).min(1).max(1000), pool: PoolName.optional() })
+    .strict(),
   result: z.object({ forgotten: z.number().int() }),
   timeoutMs: 300_000,
 });
@@ -149,7 +155,8 @@ export const memoryManifestGet = defineMethod({
 /** `memory.pools`: the host's pools. */
 export const memoryPools = defineMethod({
   name: "memory.pools",
-  summary: "The host's memory pools with their hit, miss, put and delete counters (per tier for chains).",
+  summary:
+    "The host's memory pools with their hit, miss, put and delete counters (per tier for chains).",
   params: z.object({}).strict(),
   result: z.object({ pools: z.array(PoolSummarySchema) }),
 });
@@ -157,9 +164,15 @@ export const memoryPools = defineMethod({
 /** `memory.copy`: copy a whole pool. */
 export const memoryCopy = defineMethod({
   name: "memory.copy",
-  summary: "Copy every record of one pool into another (records as stored); skips ids the target has.",
+  summary:
+    "Copy every record of one pool into another (records as stored); skips ids the target has.",
   params: z.object({ from: PoolName, to: PoolName, overwrite: z.boolean().optional() }).strict(),
-  result: z.object({ copied: z.number(), skipped: z.number(), bytes: z.number(), seen: z.number() }),
+  result: z.object({
+    copied: z.number(),
+    skipped: z.number(),
+    bytes: z.number(),
+    seen: z.number(),
+  }),
   timeoutMs: 3_600_000,
 });
 
@@ -176,7 +189,8 @@ export const memoryRecordGet = defineMethod({
 /** `memory.recordLink`: point a key at an uploaded blob (for peer pools). */
 export const memoryRecordLink = defineMethod({
   name: "memory.recordLink",
-  summary: "Peer pools: map a key of a local pool to a blob already uploaded (PUT /artifacts), pinning it.",
+  summary:
+    "Peer pools: map a key of a local pool to a blob already uploaded (PUT /artifacts), pinning it.",
   params: z.object({
     pool: PoolName,
     key: GlobalId,

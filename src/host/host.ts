@@ -38,7 +38,12 @@ import {
   ServiceRegistry,
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
-import { createHostMemory, defaultBlobStore, type HostMemory, memoryMethods } from "../memory/mod.ts"; // memory
+import {
+  createHostMemory,
+  defaultBlobStore,
+  type HostMemory,
+  memoryMethods,
+} from "../memory/mod.ts"; // memory
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { RoamError } from "../errors/mod.ts";
 import { constant, type Entry } from "./entry.ts";
-import { uuidv5, ROAM_NAMESPACE } from "./identity.ts";
+import { ROAM_NAMESPACE, uuidv5 } from "./identity.ts";
 import type { Memory } from "./memory.ts";
 import type { JsonValue } from "./value.ts";
 

@@ -120,7 +120,13 @@ export interface IdentityOptions {
  * const labels = constant(["cat", "dog"], { nickname: "dataset.labels" });
  */
 export function constant(value: unknown, options: IdentityOptions = {}): Entry {
-  return new Entry({ uuid: pickUuid(options), evolution: 0, kind: "constant", value, nickname: options.nickname });
+  return new Entry({
+    uuid: pickUuid(options),
+    evolution: 0,
+    kind: "constant",
+    value,
+    nickname: options.nickname,
+  });
 }
 
 /**
@@ -178,7 +184,9 @@ function pickUuid(options: IdentityOptions): string {
   if (options.nickname !== undefined) return nicknameUuid(options.nickname, options.namespace);
   if (options.uuid !== undefined) {
     if (!isUuid(options.uuid)) {
-      throw new RoamError("invalid_input", `"${options.uuid}" is not a UUID`, { uuid: options.uuid });
+      throw new RoamError("invalid_input", `"${options.uuid}" is not a UUID`, {
+        uuid: options.uuid,
+      });
     }
     return options.uuid;
   }

@@ -33,7 +33,10 @@ export const MemoryConfigSchema = z.object({
     maxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
   }).strict().default({ maxEntries: 10_000, maxBytes: 256 * 1024 * 1024 }),
   /** Other hosts' local pools, by the name they get here. */
-  peers: z.record(PoolName, z.object({ url: z.string().url(), pool: z.string().default("local") }).strict())
+  peers: z.record(
+    PoolName,
+    z.object({ url: z.string().url(), pool: z.string().default("local") }).strict(),
+  )
     .default({}),
   /** Largest value one entry may hold. */
   maxValueBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
@@ -97,11 +100,15 @@ export async function createHostMemory(options: HostMemoryOptions): Promise<Host
     local: new ChainPool("local", [cache("local"), local]),
   };
   const remote = (name: string, origin: Pool) => {
-    if (pools[name]) throw new RoamError("invalid_input", `two memory pools are named "${name}"`, { pool: name });
+    if (pools[name]) {
+      throw new RoamError("invalid_input", `two memory pools are named "${name}"`, { pool: name });
+    }
     const disk = new LocalPool({ name: `cache-${name}`, db: options.db, blobs: options.blobs });
     pools[name] = new ChainPool(name, [cache(name), disk, origin]);
   };
-  for (const [name, secret] of Object.entries(secrets.s3)) remote(name, new S3Pool({ name, secret }));
+  for (const [name, secret] of Object.entries(secrets.s3)) {
+    remote(name, new S3Pool({ name, secret }));
+  }
   for (const [name, peer] of Object.entries(config.peers)) {
     remote(name, new PeerPool({ name, url: peer.url, pool: peer.pool, token: options.token }));
   }
@@ -133,7 +140,11 @@ export async function openPoolOffline(options: {
   const secrets = await readMemorySecrets(secretsPath(options.dataDir, config));
   let pool: Pool;
   if (options.pool === "local") {
-    pool = new LocalPool({ name: "local", db: options.db, blobs: options.blobs ?? defaultBlobStore(options.dataDir) });
+    pool = new LocalPool({
+      name: "local",
+      db: options.db,
+      blobs: options.blobs ?? defaultBlobStore(options.dataDir),
+    });
   } else if (secrets.s3[options.pool]) {
     pool = new S3Pool({ name: options.pool, secret: secrets.s3[options.pool] });
   } else if (/^https?:\/\//.test(options.pool)) {
@@ -142,7 +153,12 @@ export async function openPoolOffline(options: {
   } else if (config.peers[options.pool]) {
     if (!options.token) throw new RoamError("invalid_input", "a peer pool needs a token");
     const peer = config.peers[options.pool];
-    pool = new PeerPool({ name: options.pool, url: peer.url, pool: peer.pool, token: options.token });
+    pool = new PeerPool({
+      name: options.pool,
+      url: peer.url,
+      pool: peer.pool,
+      token: options.token,
+    });
   } else {
     throw new RoamError(
       "not_found",

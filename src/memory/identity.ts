@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { RoamError } from "../errors/mod.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const GLOBAL_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):(0|[1-9][0-9]{0,14})$/;
+const GLOBAL_ID =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):(0|[1-9][0-9]{0,14})$/;
 
 /** The DNS namespace of RFC 4122 (appendix C), the root of roam's own namespace. */
 export const NAMESPACE_DNS = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
@@ -15,7 +16,6 @@ export const ROAM_NAMESPACE = uuidv5(NAMESPACE_DNS, "roam");
  * so that an entry and a manifest of the same nickname never share an id.
  */
 export const MANIFEST_NAMESPACE = uuidv5(ROAM_NAMESPACE, "manifest");
-
 
 /** Largest evolution an entry may reach. */
 export const MAX_EVOLUTION = Number.MAX_SAFE_INTEGER;
@@ -124,9 +124,9 @@ export function parseGlobalId(id: string): EntryIdentity {
   if (!m) {
     throw new RoamError(
       "invalid_input",
-      `"${String(id).slice(0, 80)}" is not an entry id; an id is UUID:EVOLUTION, like ${
-        ROAM_NAMESPACE
-      }:0`,
+      `"${
+        String(id).slice(0, 80)
+      }" is not an entry id; an id is UUID:EVOLUTION, like ${ROAM_NAMESPACE}:0`,
       { id },
     );
   }

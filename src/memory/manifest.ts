@@ -41,10 +41,15 @@ export function blueprintOf(tree: EntryTree): { blueprint: Blueprint; entries: E
   };
   const walk = (node: unknown, path: string, depth: number): Blueprint => {
     if (depth > MAX_BLUEPRINT_DEPTH) {
-      throw new RoamError("invalid_input", `a manifest is nested at most ${MAX_BLUEPRINT_DEPTH} deep`);
+      throw new RoamError(
+        "invalid_input",
+        `a manifest is nested at most ${MAX_BLUEPRINT_DEPTH} deep`,
+      );
     }
     if (node === null || typeof node !== "object" || Array.isArray(node) || node instanceof Entry) {
-      throw new RoamError("invalid_input", `manifest node ${path || "(top)"} must be an object`, { path });
+      throw new RoamError("invalid_input", `manifest node ${path || "(top)"} must be an object`, {
+        path,
+      });
     }
     const out: Blueprint = {};
     for (const [key, value] of Object.entries(node)) {
@@ -79,7 +84,10 @@ export function leafIds(blueprint: Blueprint): string[] {
 }
 
 /** The blueprint with each id replaced by its entry. */
-export function fillBlueprint(blueprint: Blueprint, entries: ReadonlyMap<string, Entry>): RecalledTree {
+export function fillBlueprint(
+  blueprint: Blueprint,
+  entries: ReadonlyMap<string, Entry>,
+): RecalledTree {
   const get = (id: string) => entries.get(id)!;
   const walk = (node: Blueprint): RecalledTree => {
     const out: RecalledTree = {};

@@ -11,7 +11,7 @@ import {
   leafIds,
   type RecalledTree,
 } from "./manifest.ts";
-import { copyPool, type CopyOptions, type CopyProgress } from "./pools/copy.ts";
+import { type CopyOptions, copyPool, type CopyProgress } from "./pools/copy.ts";
 import type { KeyPage, ListOptions, Pool } from "./pools/pool.ts";
 import { decodeRecord, DEFAULT_MAX_VALUE_BYTES, encodeRecord } from "./record.ts";
 import { checkTransforms, type Keyring, type TransformName } from "./transforms.ts";
@@ -100,7 +100,10 @@ export class Memory {
       );
     }
     if (!this.#pools[this.#default]) {
-      throw new RoamError("invalid_input", `the default pool "${this.#default}" is not one of the pools`);
+      throw new RoamError(
+        "invalid_input",
+        `the default pool "${this.#default}" is not one of the pools`,
+      );
     }
   }
 
@@ -137,7 +140,11 @@ export class Memory {
     return track((async () => {
       const pool = this.pool(options.pool);
       checkCount(list.length);
-      const ids = await mapLimit(list, this.#concurrency, (e) => this.#memorizeOne(pool, e, options));
+      const ids = await mapLimit(
+        list,
+        this.#concurrency,
+        (e) => this.#memorizeOne(pool, e, options),
+      );
       return many ? ids : ids[0];
     })());
   }
@@ -175,7 +182,11 @@ export class Memory {
       const pool = this.pool(options.pool);
       checkCount(list.length);
       const ids = await mapLimit(list, this.#concurrency, (r) => this.#exactId(pool, r, true));
-      const done = await mapLimit(ids, this.#concurrency, (id) => id ? pool.delete(id) : Promise.resolve(false));
+      const done = await mapLimit(
+        ids,
+        this.#concurrency,
+        (id) => id ? pool.delete(id) : Promise.resolve(false),
+      );
       return done.filter(Boolean).length;
     })());
   }
@@ -208,14 +219,19 @@ export class Memory {
    * storing other content under it makes the next evolution; storing the
    * same content again returns the stored one.
    */
-  putManifest(tree: EntryTree, options: PoolOption & { nickname?: string } = {}): Promise<Manifest> {
+  putManifest(
+    tree: EntryTree,
+    options: PoolOption & { nickname?: string } = {},
+  ): Promise<Manifest> {
     return track((async () => {
       const pool = this.pool(options.pool);
       const { blueprint, entries } = blueprintOf(tree);
       for (let i = 0; i < entries.length; i += 1000) {
         await this.memorize(entries.slice(i, i + 1000), { pool: pool.name });
       }
-      const uuid = options.nickname !== undefined ? manifestUuid(options.nickname) : crypto.randomUUID();
+      const uuid = options.nickname !== undefined
+        ? manifestUuid(options.nickname)
+        : crypto.randomUUID();
       const latest = await this.#latest(pool, uuid);
       if (latest !== undefined) {
         const current = await this.#read(pool, globalId(uuid, latest));
@@ -239,9 +255,13 @@ export class Memory {
       const pool = this.pool(options.pool);
       const id = await this.#exactId(pool, ref, false, "manifest");
       const entry = await this.#read(pool, id);
-      if (!entry) throw new RoamError("not_found", `pool "${pool.name}" holds no manifest ${id}`, { id });
+      if (!entry) {
+        throw new RoamError("not_found", `pool "${pool.name}" holds no manifest ${id}`, { id });
+      }
       if (entry.kind !== "manifest") {
-        throw new RoamError("invalid_input", `${id} is a ${entry.kind} entry, not a manifest`, { id });
+        throw new RoamError("invalid_input", `${id} is a ${entry.kind} entry, not a manifest`, {
+          id,
+        });
       }
       return asManifest(entry);
     })());
@@ -264,7 +284,9 @@ export class Memory {
   ): Promise<number> {
     return track((async () => {
       const m = isManifest(ref) ? ref : await this.getManifest(ref, options);
-      const leaves = options.leaves === false ? 0 : await this.forget(leafIds(m.blueprint), options);
+      const leaves = options.leaves === false
+        ? 0
+        : await this.forget(leafIds(m.blueprint), options);
       return leaves + await this.forget(m.id, options);
     })());
   }
@@ -275,7 +297,12 @@ export class Memory {
   }
 
   /** Each pool's counters. */
-  stats(): { name: string; kind: Pool["kind"]; default: boolean; stats: ReturnType<Pool["stats"]> }[] {
+  stats(): {
+    name: string;
+    kind: Pool["kind"];
+    default: boolean;
+    stats: ReturnType<Pool["stats"]>;
+  }[] {
     return Object.values(this.#pools).map((p) => ({
       name: p.name,
       kind: p.kind,
@@ -291,18 +318,27 @@ export class Memory {
 
   async #memorizeOne(pool: Pool, entry: Entry, options: MemorizeOptions): Promise<string> {
     if (!(entry instanceof Entry)) {
-      throw new RoamError("invalid_input", "memorize takes entries made with constant(), variable() or evolve()");
+      throw new RoamError(
+        "invalid_input",
+        "memorize takes entries made with constant(), variable() or evolve()",
+      );
     }
     const size = serializeValue(entry.value).bytes.length;
     if (size > this.#maxValue) {
-      throw new RoamError("too_large", `entry ${entry.id} holds ${size} bytes, more than ${this.#maxValue}`, {
-        id: entry.id,
-        size,
-      });
+      throw new RoamError(
+        "too_large",
+        `entry ${entry.id} holds ${size} bytes, more than ${this.#maxValue}`,
+        {
+          id: entry.id,
+          size,
+        },
+      );
     }
     if (!options.overwrite && await pool.has(entry.id)) {
       const current = await this.#read(pool, entry.id);
-      if (current && current.kind === entry.kind && sameValue(current.value, entry.value)) return entry.id;
+      if (current && current.kind === entry.kind && sameValue(current.value, entry.value)) {
+        return entry.id;
+      }
       if (current) {
         throw new RoamError(
           "conflict",
@@ -323,7 +359,11 @@ export class Memory {
   async #read(pool: Pool, id: string): Promise<Entry | null> {
     const record = await pool.get(id);
     if (!record) return null;
-    return await decodeRecord(record, { keys: this.#keys, expectId: id, maxValueBytes: this.#maxValue });
+    return await decodeRecord(record, {
+      keys: this.#keys,
+      expectId: id,
+      maxValueBytes: this.#maxValue,
+    });
   }
 
   async #latest(pool: Pool, uuid: string): Promise<number | undefined> {
@@ -332,7 +372,12 @@ export class Memory {
   }
 
   async #exactId(pool: Pool, ref: EntryRef, missingOk: true): Promise<string | null>;
-  async #exactId(pool: Pool, ref: EntryRef, missingOk?: false, kind?: "entry" | "manifest"): Promise<string>;
+  async #exactId(
+    pool: Pool,
+    ref: EntryRef,
+    missingOk?: false,
+    kind?: "entry" | "manifest",
+  ): Promise<string>;
   async #exactId(
     pool: Pool,
     ref: EntryRef,
@@ -347,7 +392,9 @@ export class Memory {
       throw new RoamError(
         "not_found",
         `pool "${pool.name}" holds no ${kind} ${
-          typeof ref === "object" && "nickname" in ref ? `nicknamed "${ref.nickname}"` : resolved.uuid
+          typeof ref === "object" && "nickname" in ref
+            ? `nicknamed "${ref.nickname}"`
+            : resolved.uuid
         }`,
         { uuid: resolved.uuid, pool: pool.name },
       );
@@ -367,14 +414,19 @@ function isManifest(value: unknown): value is Manifest {
 function sameValue(a: unknown, b: unknown): boolean {
   const x = serializeValue(a as Entry["value"]);
   const y = serializeValue(b as Entry["value"]);
-  return x.type === y.type && x.bytes.length === y.bytes.length && x.bytes.every((v, i) => v === y.bytes[i]);
+  return x.type === y.type && x.bytes.length === y.bytes.length &&
+    x.bytes.every((v, i) => v === y.bytes[i]);
 }
 
 function checkCount(n: number): void {
   if (n > MAX_ENTRIES_PER_CALL) {
-    throw new RoamError("too_large", `at most ${MAX_ENTRIES_PER_CALL} entries per call, got ${n}; split it`, {
-      count: n,
-    });
+    throw new RoamError(
+      "too_large",
+      `at most ${MAX_ENTRIES_PER_CALL} entries per call, got ${n}; split it`,
+      {
+        count: n,
+      },
+    );
   }
 }
 

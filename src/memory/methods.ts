@@ -97,8 +97,10 @@ export function memoryMethods(host: HostMemory, source: ConfigSource): MethodImp
       };
     }),
     implement(memoryPools, () => ({ pools: memory.stats() })),
-    implement(memoryCopy, async ({ from, to, overwrite }, ctx) =>
-      await memory.copy(from, to, { overwrite, signal: ctx.signal })
+    implement(
+      memoryCopy,
+      async ({ from, to, overwrite }, ctx) =>
+        await memory.copy(from, to, { overwrite, signal: ctx.signal }),
     ),
     implement(memoryRecordGet, ({ pool, keys }) => {
       const p = local(pool);
@@ -120,11 +122,13 @@ export function memoryMethods(host: HostMemory, source: ConfigSource): MethodImp
       return { deleted };
     }),
     implement(memoryRecordList, ({ pool, ...options }) => local(pool).list(options)),
-    implement(configExport, async ({ pool, nickname }) =>
-      await exportConfig(memory, source.snapshot(), {
-        nickname: nickname ?? configNickname(source.hostName),
-        pool,
-      })
+    implement(
+      configExport,
+      async ({ pool, nickname }) =>
+        await exportConfig(memory, source.snapshot(), {
+          nickname: nickname ?? configNickname(source.hostName),
+          pool,
+        }),
     ),
   ];
 }

@@ -8,7 +8,15 @@
  *
  * @module
  */
-export { constant, Entry, type EntryInit, type EntryKind, type EntryRef, type IdentityOptions, variable } from "./entry.ts";
+export {
+  constant,
+  Entry,
+  type EntryInit,
+  type EntryKind,
+  type EntryRef,
+  type IdentityOptions,
+  variable,
+} from "./entry.ts";
 export {
   checkNickname,
   type EntryIdentity,
@@ -28,25 +36,31 @@ export { type EntryValue, type JsonValue } from "./value.ts";
 export { guarantee, track } from "./guarantee.ts";
 export { type Blueprint, type EntryTree, leafIds, type RecalledTree } from "./manifest.ts";
 export {
+  type Manifest,
   MAX_ENTRIES_PER_CALL,
   type MemorizeOptions,
-  type Manifest,
   Memory,
   type MemoryOptions,
   type PoolOption,
 } from "./memory.ts";
 export {
-  decodeRecord,
   type DecodeOptions,
-  encodeRecord,
+  decodeRecord,
   type EncodeOptions,
+  encodeRecord,
   readRecordHeader,
   type RecordHeader,
   RecordHeaderSchema,
   sha256Hex,
 } from "./record.ts";
-export { type Keyring, TRANSFORMS, type TransformName } from "./transforms.ts";
-export { type MemorySecrets, MemorySecretsSchema, readMemorySecrets, type S3Secret, S3SecretSchema } from "./secrets.ts";
+export { type Keyring, type TransformName, TRANSFORMS } from "./transforms.ts";
+export {
+  type MemorySecrets,
+  MemorySecretsSchema,
+  readMemorySecrets,
+  type S3Secret,
+  S3SecretSchema,
+} from "./secrets.ts";
 export type { KeyPage, ListOptions, Pool, PoolKind, PoolStats } from "./pools/pool.ts";
 export { MemoryPool, type MemoryPoolOptions } from "./pools/memory.ts";
 export { type BlobStore, FileBlobStore } from "./pools/blob_store.ts";
@@ -54,8 +68,14 @@ export { LocalPool, type RecordLink } from "./pools/local.ts";
 export { PeerPool, type PeerPoolOptions } from "./pools/peer.ts";
 export { S3Pool, type S3PoolOptions } from "./pools/s3.ts";
 export { ChainPool } from "./pools/chain.ts";
-export { copyPool, type CopyOptions, type CopyProgress } from "./pools/copy.ts";
-export { configNickname, type ConfigSnapshot, exportConfig, importConfig, redactConfig } from "./config_snapshot.ts";
+export { type CopyOptions, copyPool, type CopyProgress } from "./pools/copy.ts";
+export {
+  configNickname,
+  type ConfigSnapshot,
+  exportConfig,
+  importConfig,
+  redactConfig,
+} from "./config_snapshot.ts";
 export {
   createHostMemory,
   defaultBlobStore,
@@ -69,3 +89,4 @@ export {
 export { type ConfigSource, memoryMethods } from "./methods.ts";
 export { openMemory, RemoteMemory } from "./remote.ts";
 export { fromWire, toWire, type WireEntry } from "./wire.ts";
+export { readConfigSnapshot, type ReadSnapshotOptions } from "./config_load.ts";

@@ -105,11 +105,15 @@ export async function encodeRecord(entry: Entry, options: EncodeOptions = {}): P
 }
 
 /** Read a record's header without decoding its value. */
-export function readRecordHeader(record: Uint8Array): { header: RecordHeader; headerBytes: Uint8Array; body: Uint8Array } {
+export function readRecordHeader(
+  record: Uint8Array,
+): { header: RecordHeader; headerBytes: Uint8Array; body: Uint8Array } {
   if (record.length < MAGIC.length + 4 || !MAGIC.every((b, i) => record[i] === b)) {
     throw new RoamError("invalid_input", "not a roam record (no ROAMREC1 magic)");
   }
-  const length = new DataView(record.buffer, record.byteOffset, record.byteLength).getUint32(MAGIC.length);
+  const length = new DataView(record.buffer, record.byteOffset, record.byteLength).getUint32(
+    MAGIC.length,
+  );
   if (length > MAX_HEADER_BYTES || MAGIC.length + 4 + length > record.length) {
     throw new RoamError("invalid_input", "a roam record's header is too long or cut short");
   }
@@ -136,26 +140,40 @@ export function readRecordHeader(record: Uint8Array): { header: RecordHeader; he
  * registry (an unknown name is refused), authentication or the digest
  * checked, the value parsed as data.
  */
-export async function decodeRecord(record: Uint8Array, options: DecodeOptions = {}): Promise<Entry> {
+export async function decodeRecord(
+  record: Uint8Array,
+  options: DecodeOptions = {},
+): Promise<Entry> {
   const { header, headerBytes, body } = readRecordHeader(record);
   const id = globalId(header.uuid, header.evolution);
   if (options.expectId !== undefined && options.expectId !== id) {
-    throw new RoamError("invalid_input", `record refused: asked for ${options.expectId}, it holds ${id}`, {
-      expected: options.expectId,
-      id,
-    });
+    throw new RoamError(
+      "invalid_input",
+      `record refused: asked for ${options.expectId}, it holds ${id}`,
+      {
+        expected: options.expectId,
+        id,
+      },
+    );
   }
   const transforms = checkTransforms(header.transforms);
   const maxValue = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
   if (header.size > maxValue) {
-    throw new RoamError("too_large", `entry ${id} holds ${header.size} bytes, more than ${maxValue}`, {
-      id,
-      size: header.size,
-    });
+    throw new RoamError(
+      "too_large",
+      `entry ${id} holds ${header.size} bytes, more than ${maxValue}`,
+      {
+        id,
+        size: header.size,
+      },
+    );
   }
   const encrypted = transforms.includes("aes-256-gcm");
   if (!encrypted && header.sha256 === undefined) {
-    throw new RoamError("invalid_input", `record ${id} has neither encryption nor a digest; refused`);
+    throw new RoamError(
+      "invalid_input",
+      `record ${id} has neither encryption nor a digest; refused`,
+    );
   }
   const ctx: TransformContext = {
     keys: options.keys ?? {},
@@ -167,10 +185,17 @@ export async function decodeRecord(record: Uint8Array, options: DecodeOptions = 
   let bytes: Uint8Array = body;
   for (const step of [...transforms].reverse()) bytes = await decodeStep(step, bytes, ctx);
   if (bytes.length !== header.size) {
-    throw new RoamError("invalid_input", `record ${id} refused: its value is ${bytes.length} bytes, the header says ${header.size}`);
+    throw new RoamError(
+      "invalid_input",
+      `record ${id} refused: its value is ${bytes.length} bytes, the header says ${header.size}`,
+    );
   }
   if (header.sha256 !== undefined && sha256Hex(bytes) !== header.sha256) {
-    throw new RoamError("invalid_input", `record ${id} refused: its value does not match its sha256 (corrupted or tampered)`, { id });
+    throw new RoamError(
+      "invalid_input",
+      `record ${id} refused: its value does not match its sha256 (corrupted or tampered)`,
+      { id },
+    );
   }
   return new Entry({
     uuid: header.uuid,

@@ -3,7 +3,14 @@ import type { CallOptions } from "../rpc/mod.ts";
 import { RoamError } from "../errors/mod.ts";
 import type { Entry, EntryRef } from "./entry.ts";
 import { track } from "./guarantee.ts";
-import { type Blueprint, blueprintOf, type EntryTree, fillBlueprint, leafIds, type RecalledTree } from "./manifest.ts";
+import {
+  type Blueprint,
+  blueprintOf,
+  type EntryTree,
+  fillBlueprint,
+  leafIds,
+  type RecalledTree,
+} from "./manifest.ts";
 import type { Manifest, MemorizeOptions, PoolOption } from "./memory.ts";
 import { fromWire, toWire, type WireEntry, wireSize } from "./wire.ts";
 
@@ -46,7 +53,11 @@ export class RemoteMemory {
       const wire = (many ? entries : [entries]).map(toWire);
       const ids: string[] = [];
       for (const batch of batches(wire)) {
-        const r = await this.#client.call("memory.memorize", { entries: batch, ...options }, this.#options);
+        const r = await this.#client.call(
+          "memory.memorize",
+          { entries: batch, ...options },
+          this.#options,
+        );
         ids.push(...r.ids);
       }
       return many ? ids : ids[0];
@@ -92,9 +103,14 @@ export class RemoteMemory {
   }
 
   /** The evolutions the pool holds of one entry (by uuid or nickname). */
-  evolutions(ref: { uuid: string } | { nickname: string }, options: PoolOption = {}): Promise<number[]> {
+  evolutions(
+    ref: { uuid: string } | { nickname: string },
+    options: PoolOption = {},
+  ): Promise<number[]> {
     return track(
-      this.#client.call("memory.evolutions", { ...ref, ...options }, this.#options).then((r) => r.evolutions),
+      this.#client.call("memory.evolutions", { ...ref, ...options }, this.#options).then((r) =>
+        r.evolutions
+      ),
     );
   }
 
@@ -104,30 +120,46 @@ export class RemoteMemory {
   }
 
   /** Store a manifest: its entries first (batched), then the blueprint. */
-  putManifest(tree: EntryTree, options: PoolOption & { nickname?: string } = {}): Promise<Omit<Manifest, "entry">> {
+  putManifest(
+    tree: EntryTree,
+    options: PoolOption & { nickname?: string } = {},
+  ): Promise<Omit<Manifest, "entry">> {
     return track((async () => {
       const { blueprint, entries } = blueprintOf(tree);
       if (entries.length) await this.memorize(entries, { pool: options.pool });
-      const r = await this.#client.call("memory.manifestPut", { blueprint, ...options }, this.#options);
+      const r = await this.#client.call(
+        "memory.manifestPut",
+        { blueprint, ...options },
+        this.#options,
+      );
       return { id: r.id, blueprint: r.blueprint as Blueprint };
     })());
   }
 
   /** Read a manifest's blueprint by id or nickname. */
-  getManifest(ref: EntryRef, options: PoolOption = {}): Promise<Omit<Manifest, "entry"> & { nickname?: string }> {
+  getManifest(
+    ref: EntryRef,
+    options: PoolOption = {},
+  ): Promise<Omit<Manifest, "entry"> & { nickname?: string }> {
     return track(
-      this.#client.call("memory.manifestGet", { ref: ref as never, ...options }, this.#options).then((r) => ({
-        id: r.id,
-        nickname: r.nickname,
-        blueprint: r.blueprint as Blueprint,
-      })),
+      this.#client.call("memory.manifestGet", { ref: ref as never, ...options }, this.#options)
+        .then((r) => ({
+          id: r.id,
+          nickname: r.nickname,
+          blueprint: r.blueprint as Blueprint,
+        })),
     );
   }
 
   /** Read every entry a manifest names, as its tree. */
-  recall(ref: EntryRef | { blueprint: Blueprint }, options: PoolOption = {}): Promise<RecalledTree> {
+  recall(
+    ref: EntryRef | { blueprint: Blueprint },
+    options: PoolOption = {},
+  ): Promise<RecalledTree> {
     return track((async () => {
-      const m = typeof ref === "object" && "blueprint" in ref ? ref : await this.getManifest(ref, options);
+      const m = typeof ref === "object" && "blueprint" in ref
+        ? ref
+        : await this.getManifest(ref, options);
       const entries = await this.remember(leafIds(m.blueprint), options);
       return fillBlueprint(m.blueprint, new Map(entries.map((e) => [e.id, e])));
     })());
@@ -140,7 +172,9 @@ export class RemoteMemory {
 
   /** Copy a whole pool into another, on the host. */
   copy(from: string, to: string, options: { overwrite?: boolean } = {}) {
-    return track(this.#client.call("memory.copy", { from, to, ...options }, { timeoutMs: 3_600_000 }));
+    return track(
+      this.#client.call("memory.copy", { from, to, ...options }, { timeoutMs: 3_600_000 }),
+    );
   }
 }
 

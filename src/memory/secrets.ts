@@ -77,13 +77,17 @@ export async function readMemorySecrets(path: string): Promise<MemorySecrets> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { keys: {}, s3: {} };
     if (error instanceof RoamError) throw error;
-    throw new RoamError("unavailable", `cannot read ${path}: ${(error as Error).message}`, { path });
+    throw new RoamError("unavailable", `cannot read ${path}: ${(error as Error).message}`, {
+      path,
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new RoamError("invalid_input", `${path} is not JSON: ${(error as Error).message}`, { path });
+    throw new RoamError("invalid_input", `${path} is not JSON: ${(error as Error).message}`, {
+      path,
+    });
   }
   const parsed = MemorySecretsSchema.safeParse(json);
   if (!parsed.success) {

@@ -39,12 +39,16 @@ export function checkTransforms(names: readonly string[]): TransformName[] {
     if (!isTransformName(name)) {
       throw new RoamError(
         "unsupported",
-        `unknown transform "${name}"; roam knows ${TRANSFORMS.join(", ")} and refuses anything else`,
+        `unknown transform "${name}"; roam knows ${
+          TRANSFORMS.join(", ")
+        } and refuses anything else`,
         { transform: name },
       );
     }
     if (seen.has(name)) {
-      throw new RoamError("invalid_input", `transform "${name}" is named twice`, { transform: name });
+      throw new RoamError("invalid_input", `transform "${name}" is named twice`, {
+        transform: name,
+      });
     }
     seen.add(name);
   }
@@ -64,7 +68,11 @@ export async function encodeStep(
       const key = await importKey(ctx, ["encrypt"]);
       return new Uint8Array(
         await crypto.subtle.encrypt(
-          { name: "AES-GCM", iv: ctx.iv! as Uint8Array<ArrayBuffer>, additionalData: ctx.aad as Uint8Array<ArrayBuffer> },
+          {
+            name: "AES-GCM",
+            iv: ctx.iv! as Uint8Array<ArrayBuffer>,
+            additionalData: ctx.aad as Uint8Array<ArrayBuffer>,
+          },
           key,
           bytes as Uint8Array<ArrayBuffer>,
         ),
@@ -85,14 +93,21 @@ export async function decodeStep(
         return await pipe(bytes, new DecompressionStream("gzip"), ctx.maxBytes);
       } catch (error) {
         if (error instanceof RoamError) throw error;
-        throw new RoamError("invalid_input", `a gzip record does not decompress: ${(error as Error).message}`);
+        throw new RoamError(
+          "invalid_input",
+          `a gzip record does not decompress: ${(error as Error).message}`,
+        );
       }
     case "aes-256-gcm": {
       const key = await importKey(ctx, ["decrypt"]);
       try {
         return new Uint8Array(
           await crypto.subtle.decrypt(
-            { name: "AES-GCM", iv: ctx.iv! as Uint8Array<ArrayBuffer>, additionalData: ctx.aad as Uint8Array<ArrayBuffer> },
+            {
+              name: "AES-GCM",
+              iv: ctx.iv! as Uint8Array<ArrayBuffer>,
+              additionalData: ctx.aad as Uint8Array<ArrayBuffer>,
+            },
             key,
             bytes as Uint8Array<ArrayBuffer>,
           ),
@@ -121,7 +136,13 @@ async function importKey(ctx: TransformContext, usages: KeyUsage[]): Promise<Cry
   if (!ctx.iv || ctx.iv.length !== 12) {
     throw new RoamError("invalid_input", "an aes-256-gcm record needs a 12-byte iv");
   }
-  return await crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, "AES-GCM", false, usages);
+  return await crypto.subtle.importKey(
+    "raw",
+    raw as Uint8Array<ArrayBuffer>,
+    "AES-GCM",
+    false,
+    usages,
+  );
 }
 
 async function pipe(
@@ -129,7 +150,9 @@ async function pipe(
   stream: CompressionStream | DecompressionStream,
   maxBytes: number,
 ): Promise<Uint8Array> {
-  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough<Uint8Array>(stream).getReader();
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough<Uint8Array>(
+    stream,
+  ).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -138,9 +161,13 @@ async function pipe(
       if (done) break;
       total += value.length;
       if (total > maxBytes) {
-        throw new RoamError("too_large", `a record decompresses past its stated ${maxBytes} bytes`, {
-          maxBytes,
-        });
+        throw new RoamError(
+          "too_large",
+          `a record decompresses past its stated ${maxBytes} bytes`,
+          {
+            maxBytes,
+          },
+        );
       }
       chunks.push(value);
     }

@@ -44,7 +44,10 @@ export function deserializeValue(type: "json" | "bytes", bytes: Uint8Array): Ent
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    throw new RoamError("invalid_input", `a stored JSON value does not parse: ${(error as Error).message}`);
+    throw new RoamError(
+      "invalid_input",
+      `a stored JSON value does not parse: ${(error as Error).message}`,
+    );
   }
   return freezeValue(parsed);
 }

@@ -37,5 +37,7 @@ export function fromWire(wire: WireEntry): Entry {
 
 /** About how many bytes an entry takes on the wire (for batching under the request limit). */
 export function wireSize(wire: WireEntry): number {
-  return "bytes" in wire.value ? wire.value.bytes.length + 200 : JSON.stringify(wire.value.json).length + 200;
+  return "bytes" in wire.value
+    ? wire.value.bytes.length + 200
+    : JSON.stringify(wire.value.json).length + 200;
 }

@@ -1,5 +1,11 @@
 import { openStore } from "../../src/store/mod.ts";
-import { FileBlobStore, LocalPool, Memory, type MemoryOptions, MemoryPool } from "../../src/memory/mod.ts";
+import {
+  FileBlobStore,
+  LocalPool,
+  Memory,
+  type MemoryOptions,
+  MemoryPool,
+} from "../../src/memory/mod.ts";
 
 /** A local pool over a temporary blob dir and an in-memory index, for memory tests. */
 export async function tempLocalPool(name = "local") {

@@ -51,7 +51,10 @@ export class FileBlobStore implements BlobStore {
       await Deno.rename(tmp, path);
     } catch (error) {
       await Deno.remove(tmp).catch(() => {});
-      throw new RoamError("unavailable", `cannot store a blob under ${this.#dir}: ${(error as Error).message}`);
+      throw new RoamError(
+        "unavailable",
+        `cannot store a blob under ${this.#dir}: ${(error as Error).message}`,
+      );
     }
     return { sha256, size: bytes.length };
   }

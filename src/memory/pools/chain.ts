@@ -24,7 +24,9 @@ export class ChainPool implements Pool {
 
   /** A chain over `tiers`, fastest first. */
   constructor(name: string, tiers: Pool[]) {
-    if (tiers.length === 0) throw new RoamError("invalid_input", "a pool chain needs at least one pool");
+    if (tiers.length === 0) {
+      throw new RoamError("invalid_input", "a pool chain needs at least one pool");
+    }
     this.name = name;
     this.tiers = Object.freeze([...tiers]);
   }

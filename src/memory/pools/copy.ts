@@ -31,7 +31,11 @@ export interface CopyOptions {
  * (self-describing, still encrypted if they were); each is checked to be a
  * roam record first. Keys the target has are skipped unless `overwrite`.
  */
-export async function copyPool(from: Pool, to: Pool, options: CopyOptions = {}): Promise<CopyProgress> {
+export async function copyPool(
+  from: Pool,
+  to: Pool,
+  options: CopyOptions = {},
+): Promise<CopyProgress> {
   const progress: CopyProgress = { copied: 0, skipped: 0, bytes: 0, seen: 0 };
   const concurrency = Math.max(1, Math.min(64, options.concurrency ?? 8));
   let after: string | undefined;

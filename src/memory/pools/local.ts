@@ -1,7 +1,14 @@
 import type { DatabaseSync } from "node:sqlite";
 import { RoamError } from "../../errors/mod.ts";
 import type { BlobStore } from "./blob_store.ts";
-import { type KeyPage, type ListOptions, newStats, pageSize, type Pool, type PoolStats } from "./pool.ts";
+import {
+  type KeyPage,
+  type ListOptions,
+  newStats,
+  pageSize,
+  type Pool,
+  type PoolStats,
+} from "./pool.ts";
 
 /** Where a key's record lives in the blob store. */
 export interface RecordLink {
@@ -62,9 +69,13 @@ export class LocalPool implements Pool {
    */
   async link(link: RecordLink): Promise<void> {
     if (!(await this.#blobs.has(link.sha256))) {
-      throw new RoamError("not_found", `no blob ${link.sha256} on this host; upload it first (PUT /artifacts)`, {
-        sha256: link.sha256,
-      });
+      throw new RoamError(
+        "not_found",
+        `no blob ${link.sha256} on this host; upload it first (PUT /artifacts)`,
+        {
+          sha256: link.sha256,
+        },
+      );
     }
     await this.#blobs.pin(link.sha256, holder(link.key));
     const old = this.lookup(link.key);

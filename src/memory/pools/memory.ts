@@ -1,5 +1,12 @@
 import { RoamError } from "../../errors/mod.ts";
-import { newStats, type KeyPage, type ListOptions, pageOf, type Pool, type PoolStats } from "./pool.ts";
+import {
+  type KeyPage,
+  type ListOptions,
+  newStats,
+  pageOf,
+  type Pool,
+  type PoolStats,
+} from "./pool.ts";
 
 /** Bounds of a {@linkcode MemoryPool}. */
 export interface MemoryPoolOptions {

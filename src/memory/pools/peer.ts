@@ -47,7 +47,10 @@ export class PeerPool implements Pool {
   }
 
   async get(key: string): Promise<Uint8Array | null> {
-    const { records } = await this.#call("memory.recordGet", { pool: this.#remote, keys: [key] }) as {
+    const { records } = await this.#call("memory.recordGet", {
+      pool: this.#remote,
+      keys: [key],
+    }) as {
       records: ({ sha256: string; size: number } | null)[];
     };
     const link = records[0];
@@ -67,17 +70,24 @@ export class PeerPool implements Pool {
     if (!response.ok) throw await httpError(response, `store a record on ${this.url}`);
     const stored = await response.json().catch(() => ({})) as { sha256?: string; size?: number };
     if (stored.sha256 !== sha256 || stored.size !== record.length) {
-      throw new RoamError("unavailable", `${this.url} stored a record as ${stored.sha256}, not ${sha256}`, {
-        expected: sha256,
-        got: stored.sha256,
-      });
+      throw new RoamError(
+        "unavailable",
+        `${this.url} stored a record as ${stored.sha256}, not ${sha256}`,
+        {
+          expected: sha256,
+          got: stored.sha256,
+        },
+      );
     }
     await this.#call("memory.recordLink", { pool: this.#remote, key, sha256, size: record.length });
     this.#stats.puts++;
   }
 
   async delete(key: string): Promise<boolean> {
-    const { deleted } = await this.#call("memory.recordDelete", { pool: this.#remote, keys: [key] }) as {
+    const { deleted } = await this.#call("memory.recordDelete", {
+      pool: this.#remote,
+      keys: [key],
+    }) as {
       deleted: number;
     };
     if (deleted) this.#stats.deletes++;
@@ -85,7 +95,10 @@ export class PeerPool implements Pool {
   }
 
   async has(key: string): Promise<boolean> {
-    const { records } = await this.#call("memory.recordGet", { pool: this.#remote, keys: [key] }) as {
+    const { records } = await this.#call("memory.recordGet", {
+      pool: this.#remote,
+      keys: [key],
+    }) as {
       records: unknown[];
     };
     return records[0] !== null;
@@ -102,7 +115,10 @@ export class PeerPool implements Pool {
   async #download(sha256: string, size: number): Promise<Uint8Array | null> {
     const max = this.#options.maxRecordBytes ?? 80 * 1024 * 1024;
     if (size > max) {
-      throw new RoamError("too_large", `record ${sha256} is ${size} bytes, more than ${max}`, { sha256, size });
+      throw new RoamError("too_large", `record ${sha256} is ${size} bytes, more than ${max}`, {
+        sha256,
+        size,
+      });
     }
     const response = await this.#fetch(`${this.url}/artifacts/${sha256}`, { method: "GET" });
     if (response.status === 404) {
@@ -112,10 +128,14 @@ export class PeerPool implements Pool {
     if (!response.ok) throw await httpError(response, `read blob ${sha256} from ${this.url}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (bytes.length > max || sha256Hex(bytes) !== sha256) {
-      throw new RoamError("unavailable", `blob ${sha256} from ${this.url} does not match its sha256; refused`, {
-        sha256,
-        url: this.url,
-      });
+      throw new RoamError(
+        "unavailable",
+        `blob ${sha256} from ${this.url} does not match its sha256; refused`,
+        {
+          sha256,
+          url: this.url,
+        },
+      );
     }
     return bytes;
   }
@@ -130,14 +150,19 @@ export class PeerPool implements Pool {
     try {
       return await fetch(url, {
         ...init,
-        headers: { ...init.headers as Record<string, string>, authorization: `Bearer ${this.#token()}` },
+        headers: {
+          ...init.headers as Record<string, string>,
+          authorization: `Bearer ${this.#token()}`,
+        },
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       if ((error as Error).name === "TimeoutError") {
         throw new RoamError("timeout", `${url} did not answer within ${timeoutMs} ms`, { url });
       }
-      throw new RoamError("unavailable", `cannot reach ${url}: ${(error as Error).message}`, { url });
+      throw new RoamError("unavailable", `cannot reach ${url}: ${(error as Error).message}`, {
+        url,
+      });
     }
   }
 
@@ -153,7 +178,11 @@ export class PeerPool implements Pool {
 
 async function httpError(response: Response, what: string): Promise<RoamError> {
   const text = (await response.text().catch(() => "")).slice(0, 300);
-  const code = response.status === 401 ? "unauthorized" : response.status === 413 ? "too_large" : "unavailable";
+  const code = response.status === 401
+    ? "unauthorized"
+    : response.status === 413
+    ? "too_large"
+    : "unavailable";
   return new RoamError(code, `cannot ${what}: HTTP ${response.status} ${text}`.trim(), {
     status: response.status,
   });

@@ -1,7 +1,14 @@
 import { AwsClient } from "aws4fetch";
 import { RoamError } from "../../errors/mod.ts";
 import type { S3Secret } from "../secrets.ts";
-import { type KeyPage, type ListOptions, newStats, pageSize, type Pool, type PoolStats } from "./pool.ts";
+import {
+  type KeyPage,
+  type ListOptions,
+  newStats,
+  pageSize,
+  type Pool,
+  type PoolStats,
+} from "./pool.ts";
 
 /** Options for {@linkcode S3Pool}. */
 export interface S3PoolOptions {
@@ -61,7 +68,10 @@ export class S3Pool implements Pool {
     const length = Number(response.headers.get("content-length") ?? "0");
     if (length > this.#maxBytes) {
       await response.body?.cancel();
-      throw new RoamError("too_large", `S3 object for ${key} is ${length} bytes, more than ${this.#maxBytes}`);
+      throw new RoamError(
+        "too_large",
+        `S3 object for ${key} is ${length} bytes, more than ${this.#maxBytes}`,
+      );
     }
     this.#stats.hits++;
     return new Uint8Array(await response.arrayBuffer());
@@ -128,9 +138,15 @@ export class S3Pool implements Pool {
       return await this.#aws.fetch(url, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
     } catch (error) {
       if ((error as Error).name === "TimeoutError") {
-        throw new RoamError("timeout", `the S3 endpoint did not answer within ${this.#timeoutMs} ms`);
+        throw new RoamError(
+          "timeout",
+          `the S3 endpoint did not answer within ${this.#timeoutMs} ms`,
+        );
       }
-      throw new RoamError("unavailable", `cannot reach the S3 endpoint: ${(error as Error).message}`);
+      throw new RoamError(
+        "unavailable",
+        `cannot reach the S3 endpoint: ${(error as Error).message}`,
+      );
     }
   }
 }
