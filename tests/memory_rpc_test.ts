@@ -38,10 +38,12 @@ Deno.test("scripts use a host's memory over RPC: constants, variables, bytes, ba
   assert.deepEqual(back.map((e) => (e.value as { i: number }).i), many.map((_, i) => i));
   assert.equal(await memory.forget(ids.slice(0, 300)), 300);
 
-  const m = await memory.putManifest({ cfg, run: { state: latest, blob: bytes } }, { nickname: "exp" });
+  const m = await memory.putManifest({ cfg, run: { state: latest, blob: bytes } }, {
+    nickname: "exp",
+  });
   const recalled = await memory.recall({ nickname: "exp" });
   assert.deepEqual((recalled.cfg as Entry).value, { lr: 0.1 });
-  assert.deepEqual(((recalled.run as Record<string, Entry>).blob).value, bytes.value);
+  assert.deepEqual((recalled.run as Record<string, Entry>).blob.value, bytes.value);
   assert.equal((await memory.getManifest({ nickname: "exp" })).id, m.id);
   // The host refuses a manifest naming entries it does not hold.
   await assert.rejects(
@@ -77,14 +79,26 @@ Deno.test("roam memory put/get/evolve/ls/nick/forget and manifest put/get from t
   assert.equal(put.stdout.trim(), `${nicknameUuid("x")}:0`);
   const nick = await roam(["memory", "nick", "x"]);
   assert.equal(nick.stdout.trim(), nicknameUuid("x"));
-  const v = await roam([...as, "--json", "memory", "put", "--variable", "1", "--nickname", "counter"]);
+  const v = await roam([
+    ...as,
+    "--json",
+    "memory",
+    "put",
+    "--variable",
+    "1",
+    "--nickname",
+    "counter",
+  ]);
   assert.equal(JSON.parse(v.stdout).kind, "variable");
   const ev = await roam([...as, "memory", "evolve", "--nickname", "counter", "2"]);
   assert.equal(ev.stdout.trim(), `${nicknameUuid("counter")}:1`, ev.stderr);
   const get = await roam([...as, "--json", "memory", "get", "--nickname", "counter"]);
   assert.deepEqual(JSON.parse(get.stdout).value, { json: 2 });
   const bp = await Deno.makeTempFile({ suffix: ".json" });
-  await Deno.writeTextFile(bp, JSON.stringify({ first: put.stdout.trim(), all: [put.stdout.trim()] }));
+  await Deno.writeTextFile(
+    bp,
+    JSON.stringify({ first: put.stdout.trim(), all: [put.stdout.trim()] }),
+  );
   const mput = await roam([...as, "memory", "manifest", "put", "bundle", bp]);
   assert.equal(mput.code, 0, mput.stderr);
   const mget = await roam([...as, "memory", "manifest", "get", "bundle", "--recall"]);
@@ -137,7 +151,9 @@ Deno.test("roam config export stores the configuration; roam host --from-manifes
     }
     const snapshot = await readConfigSnapshot({ dataDir, pool: "local", nickname: "lab" });
     const config = snapshot.config as Record<string, unknown>;
-    assert.deepEqual([config.name, config.tags, config.properties], ["alpha", ["gpu", "lab"], { room: "b12" }]);
+    assert.deepEqual([config.name, config.tags, config.properties], ["alpha", ["gpu", "lab"], {
+      room: "b12",
+    }]);
     assert.equal((config.agents as { memoryMb: number }).memoryMb, 512);
     assert.equal(config.dataDir, undefined);
     assert.equal(config.secretFile, undefined);
@@ -166,7 +182,15 @@ Deno.test("roam config export stores the configuration; roam host --from-manifes
     } finally {
       await host.stop();
     }
-    const missing = await roam(["--data-dir", dataDir, "host", "--from-manifest", "nothing", "--port", "0"]);
+    const missing = await roam([
+      "--data-dir",
+      dataDir,
+      "host",
+      "--from-manifest",
+      "nothing",
+      "--port",
+      "0",
+    ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /holds no manifest/);
   } finally {

@@ -121,7 +121,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "memory → local → S3: a chain caches S3 reads, counts hits and misses, and copies whole pools",
+  name:
+    "memory → local → S3: a chain caches S3 reads, counts hits and misses, and copies whole pools",
   ignore,
   async fn() {
     await using s3 = await startMoto("roam-chain");
@@ -143,10 +144,16 @@ Deno.test({
     assert(!new TextDecoder().decode(raw!).includes("in the bucket"));
 
     const reader = new Memory({ pools: { s3: chain }, defaultPool: "s3", keys: { default: key } });
-    assert.deepEqual((await reader.remember({ nickname: "s3-entry" })).value, { secret: "in the bucket" });
+    assert.deepEqual((await reader.remember({ nickname: "s3-entry" })).value, {
+      secret: "in the bucket",
+    });
     let s = chain.stats();
     assert.deepEqual(s.tiers.map((t) => [t.stats.hits, t.stats.misses]), [[0, 1], [0, 1], [2, 0]]); // the origin's first hit was the raw read above
-    assert.equal(await local.pool.has(e.id), true, "the S3 hit was written back to the local cache");
+    assert.equal(
+      await local.pool.has(e.id),
+      true,
+      "the S3 hit was written back to the local cache",
+    );
     await reader.remember(e.id);
     s = chain.stats();
     assert.deepEqual(s.tiers.map((t) => t.stats.hits), [1, 0, 2]);
@@ -167,14 +174,17 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a host with an S3 pool from its secrets file exports its configuration there and a new host reads it back",
+  name:
+    "a host with an S3 pool from its secrets file exports its configuration there and a new host reads it back",
   ignore,
   async fn() {
     await using s3 = await startMoto("roam-config");
     const dataDir = await Deno.makeTempDir({ prefix: "roam-s3-host-" });
     try {
       const secrets = `${dataDir}/memory-secrets.json`;
-      await Deno.writeTextFile(secrets, JSON.stringify({ s3: { archive: s3.secret } }), { mode: 0o600 });
+      await Deno.writeTextFile(secrets, JSON.stringify({ s3: { archive: s3.secret } }), {
+        mode: 0o600,
+      });
       await using t = await startTestHost({ dataDir, name: "s3host", tags: ["archive"] });
       const mesh = await connect({ url: t.host.url, token: t.token });
       const { memory } = mesh;
@@ -185,12 +195,23 @@ Deno.test({
       assert.equal(exported.pool, "archive");
       const elsewhere = await Deno.makeTempDir({ prefix: "roam-s3-other-" });
       try {
-        await Deno.writeTextFile(`${elsewhere}/memory-secrets.json`, JSON.stringify({ s3: { archive: s3.secret } }), {
-          mode: 0o600,
+        await Deno.writeTextFile(
+          `${elsewhere}/memory-secrets.json`,
+          JSON.stringify({ s3: { archive: s3.secret } }),
+          {
+            mode: 0o600,
+          },
+        );
+        const snapshot = await readConfigSnapshot({
+          dataDir: elsewhere,
+          pool: "archive",
+          nickname: "s3-config",
         });
-        const snapshot = await readConfigSnapshot({ dataDir: elsewhere, pool: "archive", nickname: "s3-config" });
         assert.deepEqual((snapshot.config as { tags: string[] }).tags, ["archive"]);
-        assert(!JSON.stringify(snapshot).includes("roamtestsecret"), "S3 credentials never leave the secrets file");
+        assert(
+          !JSON.stringify(snapshot).includes("roamtestsecret"),
+          "S3 credentials never leave the secrets file",
+        );
       } finally {
         await Deno.remove(elsewhere, { recursive: true });
       }

@@ -41,20 +41,20 @@ import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./se
 import { meshHosts, meshRecord, meshRotate, meshStats, meshSync, meshWait } from "./mesh.ts";
 // memory: entries, manifests, pools and the configuration snapshot.
 import {
-  memoryMemorize,
-  memoryRemember,
-  memoryForget,
-  memoryEvolutions,
-  memoryList,
-  memoryManifestPut,
-  memoryManifestGet,
-  memoryPools,
+  configExport,
   memoryCopy,
+  memoryEvolutions,
+  memoryForget,
+  memoryList,
+  memoryManifestGet,
+  memoryManifestPut,
+  memoryMemorize,
+  memoryPools,
+  memoryRecordDelete,
   memoryRecordGet,
   memoryRecordLink,
-  memoryRecordDelete,
   memoryRecordList,
-  configExport,
+  memoryRemember,
 } from "./memory.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
@@ -126,11 +126,6 @@ export {
 
 // memory
 export {
-  PoolSummarySchema,
-  WireBlueprintSchema,
-  WireEntrySchema,
-  WireRefSchema,
-  WireValueSchema,
   configExport,
   memoryCopy,
   memoryEvolutions,
@@ -145,6 +140,11 @@ export {
   memoryRecordLink,
   memoryRecordList,
   memoryRemember,
+  PoolSummarySchema,
+  WireBlueprintSchema,
+  WireEntrySchema,
+  WireRefSchema,
+  WireValueSchema,
 } from "./memory.ts";
 
 /** The contracts by name, as a type. */
