@@ -13,6 +13,7 @@ import {
   decodeRecord,
   encodeRecord,
   FileBlobStore,
+  LocalPool,
   Memory,
   MemoryPool,
   PeerPool,
@@ -263,3 +264,16 @@ function swapInHeader(record: Uint8Array, from: string, to: string): Uint8Array 
   out.set(new TextEncoder().encode(to), at);
   return out;
 }
+
+Deno.test("a local cache tier leaves its blobs unpinned and forgets a key whose blob was collected", async () => {
+  await using t = await tempLocalPool();
+  const cache = new LocalPool({ name: "cache-s3", db: t.db, blobs: t.blobs, pin: false });
+  const record = await encodeRecord(constant("cached"));
+  await cache.put("k:0", record);
+  const { sha256 } = cache.lookup("k:0")!;
+  assert.deepEqual(await t.blobs.pins(sha256), []);
+  assert.deepEqual(await cache.get("k:0"), record);
+  await Deno.remove(`${t.dir}/blobs/${sha256.slice(0, 2)}/${sha256}`); // what garbage collection does
+  assert.equal(await cache.get("k:0"), null);
+  assert.equal(await cache.has("k:0"), false);
+});

@@ -103,7 +103,13 @@ export async function createHostMemory(options: HostMemoryOptions): Promise<Host
     if (pools[name]) {
       throw new RoamError("invalid_input", `two memory pools are named "${name}"`, { pool: name });
     }
-    const disk = new LocalPool({ name: `cache-${name}`, db: options.db, blobs: options.blobs });
+    // A cache tier: its blobs are not pinned, so the blob store may collect them.
+    const disk = new LocalPool({
+      name: `cache-${name}`,
+      db: options.db,
+      blobs: options.blobs,
+      pin: false,
+    });
     pools[name] = new ChainPool(name, [cache(name), disk, origin]);
   };
   for (const [name, secret] of Object.entries(secrets.s3)) {

@@ -33,19 +33,31 @@ export class LocalPool implements Pool {
   readonly kind = "local" as const;
   readonly #db: DatabaseSync;
   readonly #blobs: BlobStore;
+  readonly #pin: boolean;
   readonly #stats = newStats();
 
-  /** A pool named `name` over the `memory_records` table of `db` and the blobs of `blobs`. */
-  constructor(options: { name?: string; db: DatabaseSync; blobs: BlobStore }) {
+  /**
+   * A pool named `name` over the `memory_records` table of `db` and the blobs
+   * of `blobs`. With `pin: false` (a cache tier) its blobs are left to the
+   * blob store's garbage collection, and a key whose blob was collected reads
+   * as a miss and is dropped from the index.
+   */
+  constructor(options: { name?: string; db: DatabaseSync; blobs: BlobStore; pin?: boolean }) {
     this.name = options.name ?? "local";
     this.#db = options.db;
     this.#blobs = options.blobs;
+    this.#pin = options.pin ?? true;
   }
 
   async get(key: string): Promise<Uint8Array | null> {
     const link = this.lookup(key);
     const bytes = link ? await this.#blobs.getBytes(link.sha256) : null;
     if (!bytes) {
+      if (link) {
+        // The blob is gone (collected from a cache tier): the index must not keep pointing at it.
+        this.#db.prepare("DELETE FROM memory_records WHERE pool = ? AND key = ? AND sha256 = ?")
+          .run(this.name, key, link.sha256);
+      }
       this.#stats.misses++;
       return null;
     }
@@ -77,7 +89,7 @@ export class LocalPool implements Pool {
         },
       );
     }
-    await this.#blobs.pin(link.sha256, holder(link.key));
+    if (this.#pin) await this.#blobs.pin(link.sha256, holder(link.key));
     const old = this.lookup(link.key);
     this.#db.prepare(
       `INSERT INTO memory_records (pool, key, sha256, size, created_at) VALUES (?, ?, ?, ?, ?)
@@ -129,6 +141,7 @@ export class LocalPool implements Pool {
   }
 
   async #release(key: string, sha256: string): Promise<void> {
+    if (!this.#pin) return;
     const still = this.#db.prepare(
       "SELECT 1 FROM memory_records WHERE key = ? AND sha256 = ? LIMIT 1",
     ).get(key, sha256);
