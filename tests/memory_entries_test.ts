@@ -102,6 +102,17 @@ Deno.test("many at once: memorize, remember and forget in one call each, missing
   assert.deepEqual((await memory.list({ after: page.next })).keys.length, 50);
 });
 
+Deno.test("two writers of one new id with different content: one wins, the other gets a conflict", async () => {
+  await using t = await tempMemory();
+  const results = await Promise.allSettled([
+    t.memory.memorize(constant({ writer: 1 }, { nickname: "race" })),
+    t.memory.memorize(constant({ writer: 2 }, { nickname: "race" })),
+  ]);
+  assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+  const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+  assert(isRoamError(lost.reason) && lost.reason.code === "conflict");
+});
+
 Deno.test("forget unpins the blobs an entry referenced", async () => {
   await using t = await tempMemory();
   const e = constant("pinned");

@@ -141,6 +141,10 @@ Deno.test("a memory that encrypts stores only ciphertext in its pool and refuses
   const raw = await local.pool.get(e.id);
   assert(raw && !new TextDecoder().decode(raw).includes("hunter2"));
   assert.deepEqual((await memory.remember(e.id)).value, { password: "hunter2" });
+  // A plaintext record planted in an encrypting memory's pool is refused: it is not authenticated.
+  const planted = constant({ password: "planted" });
+  await local.pool.put(planted.id, await encodeRecord(planted));
+  await assert.rejects(() => memory.remember(planted.id), /not encrypted/);
 });
 
 Deno.test("copyPool copies every record with progress and skips what the target has", async () => {

@@ -37,6 +37,15 @@ Deno.test("scripts use a host's memory over RPC: constants, variables, bytes, ba
   const back = await memory.remember(ids);
   assert.deepEqual(back.map((e) => (e.value as { i: number }).i), many.map((_, i) => i));
   assert.equal(await memory.forget(ids.slice(0, 300)), 300);
+  // Replies stay bounded: 40 entries of 1 MiB come back over two or more replies, in order.
+  const big = Array.from({ length: 40 }, (_, i) => constant(new Uint8Array(1024 * 1024).fill(i)));
+  await memory.memorize(big);
+  const direct = await mesh.memory.remember({ refs: big.map((e) => e.id) });
+  assert.equal(direct.truncated, true);
+  assert(direct.entries.length < 40);
+  const all = await memory.remember(big.map((e) => e.id));
+  assert.deepEqual(all.map((e) => (e.value as Uint8Array)[0]), big.map((_, i) => i));
+  await memory.forget(big.map((e) => e.id));
 
   const m = await memory.putManifest({ cfg, run: { state: latest, blob: bytes } }, {
     nickname: "exp",

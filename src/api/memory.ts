@@ -83,7 +83,12 @@ export const memoryRemember = defineMethod({
     "Read entries by id, nickname or uuid (latest evolution unless given); a missing one is not_found.",
   params: z.object({ refs: z.array(WireRefSchema).min(1).max(1000), pool: PoolName.optional() })
     .strict(),
-  result: z.object({ entries: z.array(WireEntrySchema) }),
+  result: z.object({
+    entries: z.array(WireEntrySchema),
+    truncated: z.boolean().optional().describe(
+      "the reply holds only the first entries (about 32 MiB of values); ask again for the rest",
+    ),
+  }),
   timeoutMs: 300_000,
 });
 

@@ -334,32 +334,40 @@ export class Memory {
         },
       );
     }
-    if (!options.overwrite && await pool.has(entry.id)) {
-      const current = await this.#read(pool, entry.id);
-      if (current && current.kind === entry.kind && sameValue(current.value, entry.value)) {
-        return entry.id;
-      }
-      if (current) {
-        throw new RoamError(
-          "conflict",
-          `pool "${pool.name}" already holds other content as ${entry.id}; evolve() the entry for a new version, or forget it first`,
-          { id: entry.id, pool: pool.name },
-        );
-      }
-    }
     const record = await encodeRecord(entry, {
       transforms: this.#transforms,
       keys: this.#keys,
       keyId: this.#keyId,
     });
-    await pool.put(entry.id, record);
-    return entry.id;
+    if (options.overwrite) {
+      await pool.put(entry.id, record);
+      return entry.id;
+    }
+    // Write once: an atomic create where the pool has one, else look first.
+    if (pool.create) {
+      if (await pool.create(entry.id, record)) return entry.id;
+    } else if (!(await pool.has(entry.id))) {
+      await pool.put(entry.id, record);
+      return entry.id;
+    }
+    const current = await this.#read(pool, entry.id);
+    if (!current) {
+      await pool.put(entry.id, record); // forgotten meanwhile
+      return entry.id;
+    }
+    if (current.kind === entry.kind && sameValue(current.value, entry.value)) return entry.id;
+    throw new RoamError(
+      "conflict",
+      `pool "${pool.name}" already holds other content as ${entry.id}; evolve() the entry for a new version, or forget it first`,
+      { id: entry.id, pool: pool.name },
+    );
   }
 
   async #read(pool: Pool, id: string): Promise<Entry | null> {
     const record = await pool.get(id);
     if (!record) return null;
     return await decodeRecord(record, {
+      requireEncrypted: this.#transforms.includes("aes-256-gcm"),
       keys: this.#keys,
       expectId: id,
       maxValueBytes: this.#maxValue,

@@ -23,7 +23,10 @@ import { manifestUuid, nicknameUuid } from "./identity.ts";
 import { type Blueprint, checkBlueprint, leafIds } from "./manifest.ts";
 import { mapLimit } from "./memory.ts";
 import { ChainPool } from "./pools/chain.ts";
-import { fromWire, toWire } from "./wire.ts";
+import { fromWire, toWire, type WireEntry, wireSize } from "./wire.ts";
+
+/** About the most bytes of values one `memory.remember` reply carries. */
+const MAX_REPLY_BYTES = 32 * 1024 * 1024;
 
 /** What the `config.export` method needs from the host. */
 export interface ConfigSource {
@@ -58,9 +61,21 @@ export function memoryMethods(host: HostMemory, source: ConfigSource): MethodImp
     implement(memoryMemorize, async ({ entries, pool, overwrite }) => ({
       ids: await memory.memorize(entries.map(fromWire), { pool, overwrite }),
     })),
-    implement(memoryRemember, async ({ refs, pool }) => ({
-      entries: (await memory.remember(refs as EntryRef[], { pool })).map(toWire),
-    })),
+    implement(memoryRemember, async ({ refs, pool }) => {
+      // Read in small batches and stop once the reply is big enough: a reply stays bounded.
+      const entries: WireEntry[] = [];
+      let bytes = 0;
+      for (let i = 0; i < refs.length; i += 16) {
+        const got = await memory.remember(refs.slice(i, i + 16) as EntryRef[], { pool });
+        for (const entry of got) {
+          const size = wireSize(toWire(entry));
+          if (entries.length && bytes + size > MAX_REPLY_BYTES) return { entries, truncated: true };
+          entries.push(toWire(entry));
+          bytes += size;
+        }
+      }
+      return { entries };
+    }),
     implement(memoryForget, async ({ refs, pool }) => ({
       forgotten: await memory.forget(refs as EntryRef[], { pool }),
     })),

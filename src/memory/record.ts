@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { RoamError } from "../errors/mod.ts";
@@ -57,6 +58,8 @@ export interface DecodeOptions {
   expectId?: string;
   /** Largest value accepted. */
   maxValueBytes?: number;
+  /** Refuse records that are not encrypted (and so not authenticated). */
+  requireEncrypted?: boolean;
 }
 
 /**
@@ -169,6 +172,13 @@ export async function decodeRecord(
     );
   }
   const encrypted = transforms.includes("aes-256-gcm");
+  if (!encrypted && options.requireEncrypted) {
+    throw new RoamError(
+      "invalid_input",
+      `record ${id} refused: it is not encrypted, and this memory accepts only authenticated (aes-256-gcm) records`,
+      { id },
+    );
+  }
   if (!encrypted && header.sha256 === undefined) {
     throw new RoamError(
       "invalid_input",
@@ -214,22 +224,14 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 /** Bytes as standard base64. */
 export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Standard base64 as bytes; malformed input is `invalid_input`. */
 export function fromBase64(text: string): Uint8Array {
-  let s: string;
-  try {
-    s = atob(text);
-  } catch {
-    throw new RoamError("invalid_input", "not valid base64");
-  }
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
+  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new RoamError("invalid_input", "not valid base64");
+  const buffer = Buffer.from(text, "base64");
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }

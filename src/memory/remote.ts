@@ -73,12 +73,15 @@ export class RemoteMemory {
     return track((async () => {
       const list = many ? refs : [refs];
       const out: Entry[] = [];
-      for (let i = 0; i < list.length; i += BATCH.entries) {
+      while (out.length < list.length) {
         const r = await this.#client.call(
           "memory.remember",
-          { refs: list.slice(i, i + BATCH.entries) as never, ...options },
+          { refs: list.slice(out.length, out.length + BATCH.entries) as never, ...options },
           this.#options,
         );
+        if (r.entries.length === 0) {
+          throw new RoamError("internal", "memory.remember answered no entries");
+        }
         out.push(...r.entries.map((w) => fromWire(w as WireEntry)));
       }
       return many ? out : out[0];

@@ -55,6 +55,19 @@ export class ChainPool implements Pool {
     await Promise.all(this.tiers.slice(0, -1).map((t) => t.put(key, record)));
   }
 
+  /** Create in the origin (atomically where it can), then fill the caches. */
+  async create(key: string, record: Uint8Array): Promise<boolean> {
+    const origin = this.origin;
+    if (origin.create) {
+      if (!(await origin.create(key, record))) return false;
+    } else {
+      if (await origin.has(key)) return false;
+      await origin.put(key, record);
+    }
+    await Promise.all(this.tiers.slice(0, -1).map((t) => t.put(key, record)));
+    return true;
+  }
+
   async delete(key: string): Promise<boolean> {
     for (const t of this.tiers.slice(0, -1)) await t.delete(key);
     return await this.origin.delete(key);

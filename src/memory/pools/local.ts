@@ -74,6 +74,27 @@ export class LocalPool implements Pool {
     await this.link({ key, sha256, size });
   }
 
+  /** Store a record only if `key` holds none (one SQLite statement decides). */
+  async create(key: string, record: Uint8Array): Promise<boolean> {
+    const { sha256, size } = await this.#blobs.putBytes(record, {
+      name: key,
+      mediaType: "application/vnd.roam.record",
+      owner: `memory:${this.name}`,
+    });
+    // Pinned before the index names it, so garbage collection never sees it unreferenced.
+    if (this.#pin) await this.#blobs.pin(sha256, holder(key));
+    const { changes } = this.#db.prepare(
+      `INSERT INTO memory_records (pool, key, sha256, size, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (pool, key) DO NOTHING`,
+    ).run(this.name, key, sha256, size, Date.now());
+    if (Number(changes) === 1) {
+      this.#stats.puts++;
+      return true;
+    }
+    await this.#release(key, sha256);
+    return false;
+  }
+
   /**
    * Point `key` at a blob already in the store (a peer uploaded it first):
    * pin it for the entry, then record the link; the old blob, if any, is

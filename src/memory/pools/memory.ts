@@ -70,6 +70,11 @@ export class MemoryPool implements Pool {
     return Promise.resolve();
   }
 
+  create(key: string, record: Uint8Array): Promise<boolean> {
+    if (this.#records.has(key)) return Promise.resolve(false);
+    return this.put(key, record).then(() => true);
+  }
+
   delete(key: string): Promise<boolean> {
     const had = this.#drop(key);
     if (had) this.#stats.deletes++;

@@ -48,6 +48,11 @@ export interface Pool {
   get(key: string): Promise<Uint8Array | null>;
   /** Store a record under `key`, replacing what was there. */
   put(key: string, record: Uint8Array): Promise<void>;
+  /**
+   * Store a record only if `key` holds none, atomically; whether it was
+   * stored. Pools that cannot do this leave it out, and writers look first.
+   */
+  create?(key: string, record: Uint8Array): Promise<boolean>;
   /** Remove `key`; whether it was there. */
   delete(key: string): Promise<boolean>;
   /** Whether `key` is there. */
