@@ -165,6 +165,13 @@ Deno.test("copyPool copies every record with progress and skips what the target 
   assert.deepEqual((await memory.remember(entries[777].id, { pool: "b" })).value, { i: 777 });
   const again = await memory.copy("a", "b");
   assert.deepEqual([again.copied, again.skipped], [0, 1200]);
+  // A copy can stop after some ids and resume where it stopped.
+  const c = new MemoryPool("c");
+  const part = await copyPool(a.pool, c, { maxKeys: 700 });
+  assert.deepEqual([part.copied, c.stats().entries], [700, 700]);
+  assert(part.next);
+  const rest = await copyPool(a.pool, c, { after: part.next });
+  assert.deepEqual([rest.copied, rest.next, c.stats().entries], [500, undefined, 1200]);
 });
 
 Deno.test("the memory secrets file must be private and well-formed", async () => {

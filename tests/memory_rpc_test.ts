@@ -73,8 +73,13 @@ Deno.test("scripts use a host's memory over RPC: constants, variables, bytes, ba
   assert.equal(local.default, true);
   assert.equal(local.stats.tiers?.length, 2);
   assert(local.stats.tiers![0].stats.hits > 0, "the in-process cache served reads");
-  const copied = await memory.copy("local", "memory");
+  const steps: number[] = [];
+  const copied = await memory.copy("local", "memory", {
+    pageSize: 100,
+    onProgress: (p) => steps.push(p.seen),
+  });
   assert(copied.copied > 300);
+  assert(steps.length >= 4 && steps[steps.length - 1] === copied.seen, String(steps));
   assert.deepEqual((await memory.remember(cfg.id, { pool: "memory" })).value, { lr: 0.1 });
   await assert.rejects(() => memory.remember(cfg.id, { pool: "nope" }), code("not_found"));
   await mesh.close();

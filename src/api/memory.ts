@@ -171,12 +171,21 @@ export const memoryCopy = defineMethod({
   name: "memory.copy",
   summary:
     "Copy every record of one pool into another (records as stored); skips ids the target has.",
-  params: z.object({ from: PoolName, to: PoolName, overwrite: z.boolean().optional() }).strict(),
+  params: z.object({
+    from: PoolName,
+    to: PoolName,
+    overwrite: z.boolean().optional(),
+    after: z.string().max(64).optional().describe("resume after this id (a previous call's next)"),
+    limit: z.number().int().min(1).max(1_000_000).optional().describe(
+      "copy at most this many ids, then answer with next (for progress and resuming)",
+    ),
+  }).strict(),
   result: z.object({
     copied: z.number(),
     skipped: z.number(),
     bytes: z.number(),
     seen: z.number(),
+    next: z.string().optional().describe("more ids remain: call again with after = next"),
   }),
   timeoutMs: 3_600_000,
 });

@@ -114,8 +114,8 @@ export function memoryMethods(host: HostMemory, source: ConfigSource): MethodImp
     implement(memoryPools, () => ({ pools: memory.stats() })),
     implement(
       memoryCopy,
-      async ({ from, to, overwrite }, ctx) =>
-        await memory.copy(from, to, { overwrite, signal: ctx.signal }),
+      async ({ from, to, overwrite, after, limit }, ctx) =>
+        await memory.copy(from, to, { overwrite, signal: ctx.signal, after, maxKeys: limit }),
     ),
     implement(memoryRecordGet, ({ pool, keys }) => {
       const p = local(pool);

@@ -231,7 +231,9 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Standard base64 as bytes; malformed input is `invalid_input`. */
 export function fromBase64(text: string): Uint8Array {
-  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new RoamError("invalid_input", "not valid base64");
+  if (text.length % 4 !== 0 || !BASE64.test(text)) {
+    throw new RoamError("invalid_input", "not valid base64");
+  }
   const buffer = Buffer.from(text, "base64");
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }

@@ -12,6 +12,7 @@ import {
   type RecalledTree,
 } from "./manifest.ts";
 import type { Manifest, MemorizeOptions, PoolOption } from "./memory.ts";
+import type { CopyProgress } from "./pools/copy.ts";
 import { fromWire, toWire, type WireEntry, wireSize } from "./wire.ts";
 
 /** Most entries per call, and about most bytes per call (under the host's request limit). */
@@ -173,11 +174,36 @@ export class RemoteMemory {
     return track(this.#client.call("memory.pools", {}, this.#options).then((r) => r.pools));
   }
 
-  /** Copy a whole pool into another, on the host. */
-  copy(from: string, to: string, options: { overwrite?: boolean } = {}) {
-    return track(
-      this.#client.call("memory.copy", { from, to, ...options }, { timeoutMs: 3_600_000 }),
-    );
+  /**
+   * Copy a whole pool into another, on the host, `pageSize` ids per call,
+   * reporting progress after each call.
+   */
+  copy(
+    from: string,
+    to: string,
+    options: { overwrite?: boolean; pageSize?: number; onProgress?: (p: CopyProgress) => void } =
+      {},
+  ): Promise<CopyProgress> {
+    return track((async () => {
+      const total: CopyProgress = { copied: 0, skipped: 0, bytes: 0, seen: 0 };
+      let after: string | undefined;
+      do {
+        const r = await this.#client.call("memory.copy", {
+          from,
+          to,
+          overwrite: options.overwrite,
+          after,
+          limit: options.pageSize ?? 1000,
+        }, { timeoutMs: 3_600_000 });
+        total.copied += r.copied;
+        total.skipped += r.skipped;
+        total.bytes += r.bytes;
+        total.seen += r.seen;
+        after = r.next;
+        options.onProgress?.({ ...total });
+      } while (after !== undefined);
+      return total;
+    })());
   }
 }
 

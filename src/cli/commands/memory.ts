@@ -212,7 +212,13 @@ Examples:
     .argument("<to>", "the pool to copy into")
     .option("--overwrite", "copy records the target has already")
     .action(async (from: string, to: string, opts: { overwrite?: boolean }) => {
-      const result = await openMemory(await client(ctx)).copy(from, to, opts);
+      const json = ctx.global().json;
+      const result = await openMemory(await client(ctx)).copy(from, to, {
+        ...opts,
+        onProgress: (p) => {
+          if (!json) ctx.io.err(`… ${p.seen} ids looked at, ${p.copied} copied (${p.bytes} bytes)`);
+        },
+      });
       if (ctx.global().json) return printJson(ctx, result);
       ctx.io.out(
         `copied ${result.copied} records (${result.bytes} bytes); ${result.skipped} were there already`,

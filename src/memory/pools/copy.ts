@@ -11,6 +11,8 @@ export interface CopyProgress {
   bytes: number;
   /** Keys looked at so far. */
   seen: number;
+  /** Where to resume (`after`) when the copy stopped at `maxKeys`; absent when it finished. */
+  next?: string;
 }
 
 /** Options for {@linkcode copyPool}. */
@@ -23,6 +25,10 @@ export interface CopyOptions {
   overwrite?: boolean;
   /** Stops the copy between records. */
   signal?: AbortSignal;
+  /** Start after this key (a previous run's `next`). */
+  after?: string;
+  /** Stop after this many keys and return `next`. Default: all of them. */
+  maxKeys?: number;
 }
 
 /**
@@ -38,10 +44,12 @@ export async function copyPool(
 ): Promise<CopyProgress> {
   const progress: CopyProgress = { copied: 0, skipped: 0, bytes: 0, seen: 0 };
   const concurrency = Math.max(1, Math.min(64, options.concurrency ?? 8));
-  let after: string | undefined;
+  let after = options.after;
+  const maxKeys = options.maxKeys ?? Infinity;
   do {
     options.signal?.throwIfAborted();
-    const page = await from.list({ after, limit: 500 });
+    if (progress.seen >= maxKeys) return { ...progress, next: after };
+    const page = await from.list({ after, limit: Math.min(500, maxKeys - progress.seen) });
     let next = 0;
     const worker = async () => {
       while (next < page.keys.length) {
