@@ -9,6 +9,7 @@ import {
   NAMESPACE_DNS,
   nicknameUuid,
   parseGlobalId,
+  redactConfig,
   ROAM_NAMESPACE,
   uuidv5,
   variable,
@@ -196,4 +197,24 @@ Deno.test("guarantee waits for operations it did not await and rethrows the firs
       memory.remember(constant("missing").id);
       throw own;
     }), (e: unknown) => e === own);
+});
+
+Deno.test("a configuration snapshot leaves out secrets, machine-local paths and URL user info", () => {
+  const redacted = redactConfig({
+    name: "a",
+    dataDir: "/home/me/.roam",
+    secretFile: "/home/me/.roam/secret",
+    relay: ["http://user:pw@hub.example:7420/"],
+    memory: { secretsFile: "/x", keyId: "default", transforms: ["gzip"] },
+    s3: { accessKeyId: "AKIA", secretAccessKey: "shh", bucket: "b" },
+    apiToken: "t",
+    limits: { maxBatch: 5 },
+  });
+  assert.deepEqual(redacted, {
+    name: "a",
+    relay: ["http://hub.example:7420/"],
+    memory: { keyId: "default", transforms: ["gzip"] },
+    s3: { bucket: "b" },
+    limits: { maxBatch: 5 },
+  });
 });

@@ -18,6 +18,7 @@ import {
   variable,
 } from "../src/memory/mod.ts";
 import { connect } from "../mod.ts";
+import { isRoamError } from "../src/errors/mod.ts";
 import { startTestHost } from "./support/host.ts";
 import { tempLocalPool } from "./support/memory.ts";
 
@@ -114,6 +115,14 @@ Deno.test({
     assert.equal(await pool.has(entries[0].id), false);
     assert.equal(await pool.get(entries[0].id), null);
     assert.equal((await other.list()).keys.length, 1, "pools in one bucket never see each other");
+    // Write once, decided by the server: a conditional PUT loses to a record already there.
+    const record = await pool.get(entries[1].id);
+    assert.equal(await pool.create(entries[1].id, record!), false);
+    assert.equal(await pool.create("00000000-0000-4000-8000-000000000000:0", record!), true);
+    await assert.rejects(
+      () => memory.memorize(constant({ i: 99 }, { uuid: entries[1].uuid })),
+      (e: unknown) => isRoamError(e) && e.code === "conflict",
+    );
     const v = variable({ n: 0 }, { nickname: "evolving" });
     await memory.memorize([v, v.evolve({ n: 1 })]);
     assert.deepEqual((await memory.remember({ nickname: "evolving" })).value, { n: 1 });

@@ -88,6 +88,28 @@ export class S3Pool implements Pool {
     this.#stats.puts++;
   }
 
+  /**
+   * Store a record only if the key holds none: a look first, then a
+   * conditional PUT (`If-None-Match: *`), which S3, MinIO and moto refuse
+   * with 412 when another writer got there in between.
+   */
+  async create(key: string, record: Uint8Array): Promise<boolean> {
+    if (await this.has(key)) return false;
+    const response = await this.#send(this.#url(key), {
+      method: "PUT",
+      body: record as Uint8Array<ArrayBuffer>,
+      headers: { "content-type": "application/vnd.roam.record", "if-none-match": "*" },
+    });
+    if (response.status === 412 || response.status === 409) {
+      await response.body?.cancel();
+      return false;
+    }
+    if (!response.ok) throw await s3Error(response, `write ${key}`);
+    await response.body?.cancel();
+    this.#stats.puts++;
+    return true;
+  }
+
   async delete(key: string): Promise<boolean> {
     const had = await this.has(key);
     if (!had) return false;
