@@ -16,6 +16,7 @@ import {
   LocalPool,
   Memory,
   MemoryPool,
+  openMemory,
   PeerPool,
   readMemorySecrets,
   readRecordHeader,
@@ -24,6 +25,7 @@ import {
 } from "../src/memory/mod.ts";
 import { rejection, tempLocalPool } from "./support/memory.ts";
 import { startTestHost } from "./support/host.ts";
+import { connect } from "../mod.ts";
 
 const code = (c: string) => (e: unknown) => isRoamError(e) && e.code === c;
 const KEY = crypto.getRandomValues(new Uint8Array(32));
@@ -197,7 +199,7 @@ Deno.test("the peer pool stores into another host: blobs over the artifact route
   await using peer = await startTestHost();
   // The peer host's blobs, served by a stand-in for its ArtifactStore's HTTP routes.
   const blobs = new FileBlobStore(`${peer.dataDir}/memory/blobs`);
-  await using artifacts = serveArtifacts(blobs, peer.token);
+  await using artifacts = serveArtifacts(blobs, (t) => t === peer.token);
   const pool = new PeerPool({
     name: "peer",
     url: artifacts.url,
@@ -232,13 +234,25 @@ Deno.test("the peer pool stores into another host: blobs over the artifact route
 });
 
 /** A stand-in for the ArtifactStore's HTTP routes (PUT /artifacts, GET /artifacts/SHA256). */
-function serveArtifacts(blobs: FileBlobStore, token: string) {
+function serveArtifacts(
+  blobs: FileBlobStore,
+  authorized: (token: string | null) => boolean,
+  rpcTarget?: string,
+) {
   const state = { puts: 0, corrupt: false };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    if (req.headers.get("authorization") !== `Bearer ${token}`) {
+    const url = new URL(req.url);
+    const bearer = req.headers.get("authorization")?.replace(/^Bearer /, "") ?? null;
+    if (url.pathname !== "/rpc" && !authorized(bearer)) {
       return Response.json({ error: "unauthorized" }, { status: 401 });
     }
-    const url = new URL(req.url);
+    if (rpcTarget && url.pathname === "/rpc") {
+      return await fetch(`${rpcTarget}/rpc`, {
+        method: "POST",
+        headers: req.headers,
+        body: await req.text(),
+      });
+    }
     if (req.method === "PUT" && url.pathname === "/artifacts") {
       const bytes = new Uint8Array(await req.arrayBuffer());
       if (req.headers.get("x-roam-sha256") !== sha256Hex(bytes)) {
@@ -287,4 +301,41 @@ Deno.test("a local cache tier leaves its blobs unpinned and forgets a key whose 
   await Deno.remove(`${t.dir}/blobs/${sha256.slice(0, 2)}/${sha256}`); // what garbage collection does
   assert.equal(await cache.get("k:0"), null);
   assert.equal(await cache.has("k:0"), false);
+});
+
+Deno.test("a host's peer pool (memory.peers) stores into another host and reads back through its caches", async () => {
+  await using b = await startTestHost({ name: "b" });
+  // b's artifact routes come from a stand-in until the ArtifactStore lands; RPC goes to b itself.
+  const blobs = new FileBlobStore(`${b.dataDir}/memory/blobs`);
+  await using front = serveArtifacts(blobs, (t) => {
+    try {
+      b.host.tokens.verify(t);
+      return true;
+    } catch {
+      return false;
+    }
+  }, b.host.url);
+  await using a = await startTestHost({
+    name: "a",
+    secretFile: `${b.dataDir}/secret`, // one mesh: a's tokens are good on b
+    memory: { peers: { b: { url: front.url } } },
+  });
+  const aMem = openMemory(await connect({ url: a.host.url, token: a.token }));
+  const bMem = openMemory(await connect({ url: b.host.url, token: b.token }));
+  const pools = await aMem.pools();
+  assert.deepEqual(pools.find((p) => p.name === "b")!.stats.tiers!.map((t) => t.kind), [
+    "memory",
+    "local",
+    "peer",
+  ]);
+  const e = constant({ lives: "on b" }, { nickname: "far" });
+  await aMem.memorize(e, { pool: "b" });
+  assert.deepEqual((await bMem.remember({ nickname: "far" })).value, { lives: "on b" });
+  assert.deepEqual((await aMem.remember({ nickname: "far" }, { pool: "b" })).value, {
+    lives: "on b",
+  });
+  const after = (await aMem.pools()).find((p) => p.name === "b")!.stats.tiers!;
+  assert.equal(after[0].stats.hits, 1, "a's in-process cache answered the read");
+  assert.equal(await aMem.forget(e.id, { pool: "b" }), 1);
+  await assert.rejects(() => bMem.remember(e.id), code("not_found"));
 });
