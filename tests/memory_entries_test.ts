@@ -11,6 +11,7 @@ import {
   parseGlobalId,
   redactConfig,
   ROAM_NAMESPACE,
+  track,
   uuidv5,
   variable,
 } from "../src/memory/mod.ts";
@@ -190,6 +191,18 @@ Deno.test("guarantee waits for operations it did not await and rethrows the firs
       }),
     code("not_found"),
   );
+  // "First" is the order the failures happened, not the order the operations started.
+  let failA!: (e: Error) => void;
+  let failB!: (e: Error) => void;
+  const order = rejection(() =>
+    guarantee(() => {
+      track(new Promise((_, reject) => failA = reject));
+      track(new Promise((_, reject) => failB = reject));
+    })
+  );
+  failB(new Error("b failed first"));
+  failA(new Error("a failed second"));
+  assert.equal(((await order) as Error).message, "b failed first");
   // The block's own error wins after its operations settle.
   const own = new Error("own");
   await assert.rejects(() =>
