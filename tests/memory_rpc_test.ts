@@ -157,6 +157,17 @@ Deno.test("roam config export stores the configuration; roam host --from-manifes
       ]);
       assert.equal(out.code, 0, out.stderr);
       assert.equal(JSON.parse(out.stdout).nickname, "lab");
+      const shown = await roam([
+        "--host",
+        first.host.url,
+        "--token",
+        first.token,
+        "config",
+        "show",
+        "lab",
+      ]);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.deepEqual(JSON.parse(shown.stdout).config.tags, ["gpu", "lab"]);
       // The same configuration exported again is the same manifest.
       const mesh = await connect({ url: first.host.url, token: first.token });
       assert.equal((await mesh.config.export({ nickname: "lab" })).id, JSON.parse(out.stdout).id);
