@@ -27,11 +27,14 @@ export const MemoryConfigSchema = z.object({
   keyId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default("default"),
   /** The memory secrets file (keys, S3 pools). Default `DATA_DIR/memory-secrets.json`. */
   secretsFile: z.string().min(1).optional(),
-  /** The in-process cache in front of every pool. */
+  /**
+   * Bounds of each in-process cache: the `memory` pool and the first tier of
+   * every chain (so N pools hold at most N times these).
+   */
   cache: z.object({
     maxEntries: z.number().int().min(1).max(10_000_000).default(10_000),
-    maxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
-  }).strict().default({ maxEntries: 10_000, maxBytes: 256 * 1024 * 1024 }),
+    maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+  }).strict().default({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 }),
   /** Other hosts' local pools, by the name they get here. */
   peers: z.record(
     PoolName,
