@@ -272,7 +272,10 @@ export class Memory {
     return track((async () => {
       const m = isManifest(manifest) ? manifest : await this.getManifest(manifest, options);
       const ids = leafIds(m.blueprint);
-      const entries = await this.remember(ids, options);
+      const entries: Entry[] = [];
+      for (let i = 0; i < ids.length; i += 1000) {
+        entries.push(...await this.remember(ids.slice(i, i + 1000), options));
+      }
       return fillBlueprint(m.blueprint, new Map(entries.map((e) => [e.id, e])));
     })());
   }
@@ -286,7 +289,7 @@ export class Memory {
       const m = isManifest(ref) ? ref : await this.getManifest(ref, options);
       const leaves = options.leaves === false
         ? 0
-        : await this.forget(leafIds(m.blueprint), options);
+        : await this.#forgetAll(leafIds(m.blueprint), options);
       return leaves + await this.forget(m.id, options);
     })());
   }
@@ -314,6 +317,14 @@ export class Memory {
   /** Close every pool. */
   async close(): Promise<void> {
     for (const pool of Object.values(this.#pools)) await pool.close?.();
+  }
+
+  async #forgetAll(ids: string[], options: PoolOption): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < ids.length; i += 1000) {
+      n += await this.forget(ids.slice(i, i + 1000), options);
+    }
+    return n;
   }
 
   async #memorizeOne(pool: Pool, entry: Entry, options: MemorizeOptions): Promise<string> {
