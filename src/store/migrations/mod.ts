@@ -10,11 +10,4 @@ import { memory } from "./006_memory.ts"; // memory: record index of local pools
  * Every schema migration, in order. Append new ones at the end with the next
  * version; never edit one that has shipped.
  */
-export const MIGRATIONS: readonly Migration[] = [
-  core,
-  plugins,
-  agents,
-  services,
-  mobility,
-  memory, // memory
-];
+export const MIGRATIONS: readonly Migration[] = [core, plugins, agents, services, mobility, memory];
