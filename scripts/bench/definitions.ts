@@ -15,6 +15,7 @@ import { agentHost, type Isolation, ISOLATIONS, openWs } from "./agent_host.ts";
 import { treeRssBytes, waitForIdle } from "./proc.ts";
 import { BareWorker } from "./workers.ts";
 import { MESH_BENCHES, MESH_MEASUREMENTS } from "./mesh.ts";
+import { MEMORY_BENCHES, MEMORY_MEASUREMENTS } from "./memory.ts"; // memory
 
 /**
  * One call to measure; it throws when the answer is wrong. It returns
@@ -406,6 +407,7 @@ export const MEASUREMENTS: readonly Measurement[] = [
   ...WORKER_FLOORS,
   ...ISOLATIONS.flatMap(agentMeasurements),
   ...MESH_MEASUREMENTS,
+  ...MEMORY_MEASUREMENTS, // memory
 ];
 
 /** The benches of one isolation mode (issue 3, point 11). */
@@ -457,4 +459,5 @@ export const BENCHES: readonly BenchDefinition[] = [
   },
   ...ISOLATIONS.flatMap(agentBenches),
   ...MESH_BENCHES,
+  ...MEMORY_BENCHES, // memory
 ];

@@ -61,6 +61,23 @@ export {
   registrySearch,
   registryUpdate,
 } from "./registry.ts";
+// memory: entries, manifests, pools and the configuration snapshot.
+import {
+  configExport,
+  memoryCopy,
+  memoryEvolutions,
+  memoryForget,
+  memoryList,
+  memoryManifestGet,
+  memoryManifestPut,
+  memoryMemorize,
+  memoryPools,
+  memoryRecordDelete,
+  memoryRecordGet,
+  memoryRecordLink,
+  memoryRecordList,
+  memoryRemember,
+} from "./memory.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -129,6 +146,29 @@ export {
   meshWait,
 } from "./mesh.ts";
 
+// memory
+export {
+  configExport,
+  memoryCopy,
+  memoryEvolutions,
+  memoryForget,
+  memoryList,
+  memoryManifestGet,
+  memoryManifestPut,
+  memoryMemorize,
+  memoryPools,
+  memoryRecordDelete,
+  memoryRecordGet,
+  memoryRecordLink,
+  memoryRecordList,
+  memoryRemember,
+  PoolSummarySchema,
+  WireBlueprintSchema,
+  WireEntrySchema,
+  WireRefSchema,
+  WireValueSchema,
+} from "./memory.ts";
+
 /** The contracts by name, as a type. */
 export type Api = {
   "host.health": typeof hostHealth;
@@ -177,6 +217,21 @@ export type Api = {
   "registry.remove": typeof registryRemove;
   "registry.installed": typeof registryInstalled;
   "registry.progress": typeof registryProgress;
+  // memory
+  "memory.memorize": typeof memoryMemorize;
+  "memory.remember": typeof memoryRemember;
+  "memory.forget": typeof memoryForget;
+  "memory.evolutions": typeof memoryEvolutions;
+  "memory.list": typeof memoryList;
+  "memory.manifestPut": typeof memoryManifestPut;
+  "memory.manifestGet": typeof memoryManifestGet;
+  "memory.pools": typeof memoryPools;
+  "memory.copy": typeof memoryCopy;
+  "memory.recordGet": typeof memoryRecordGet;
+  "memory.recordLink": typeof memoryRecordLink;
+  "memory.recordDelete": typeof memoryRecordDelete;
+  "memory.recordList": typeof memoryRecordList;
+  "config.export": typeof configExport;
 };
 
 /** Every method contract, keyed by method name. */
@@ -227,6 +282,21 @@ export const API: Api = {
   "registry.remove": registryRemove,
   "registry.installed": registryInstalled,
   "registry.progress": registryProgress,
+  // memory
+  "memory.memorize": memoryMemorize,
+  "memory.remember": memoryRemember,
+  "memory.forget": memoryForget,
+  "memory.evolutions": memoryEvolutions,
+  "memory.list": memoryList,
+  "memory.manifestPut": memoryManifestPut,
+  "memory.manifestGet": memoryManifestGet,
+  "memory.pools": memoryPools,
+  "memory.copy": memoryCopy,
+  "memory.recordGet": memoryRecordGet,
+  "memory.recordLink": memoryRecordLink,
+  "memory.recordDelete": memoryRecordDelete,
+  "memory.recordList": memoryRecordList,
+  "config.export": configExport,
 };
 
 /** The name of a method roam serves. */

@@ -5,6 +5,7 @@ import { RoamError } from "../errors/mod.ts";
 import { MeshConfigSchema } from "../mesh/mod.ts";
 import { RelayHubConfigSchema, RelayUrlsSchema } from "../relay/mod.ts";
 import { RegistryConfigSchema } from "../registry/mod.ts"; // registry
+import { MemoryConfigSchema } from "../memory/mod.ts"; // memory
 
 const BindEntry = z.string().min(1).refine(
   (v) => v === "auto" || v === "loopback" || isIpAddress(v),
@@ -88,6 +89,8 @@ export const HostConfigSchema = z.object({
   relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
   /** registry: the default plugin registry (else $ROAM_REGISTRY) and download limits. */
   registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
+  /** memory: pools, record transforms and the memory secrets file. */
+  memory: MemoryConfigSchema.default(MemoryConfigSchema.parse({})),
 });
 
 /** What a caller passes to `startHost`. */

@@ -44,6 +44,12 @@ import {
   ServiceRegistry,
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
+import {
+  createHostMemory,
+  defaultBlobStore,
+  type HostMemory,
+  memoryMethods,
+} from "../memory/mod.ts"; // memory
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {
@@ -179,6 +185,32 @@ export async function startHost(
     },
   });
   methods.push(...registryMethods(registry));
+  // memory: entries in pools (local over the blob store, peers, S3), manifests, config snapshots.
+  let hostMemory: HostMemory;
+  try {
+    hostMemory = await createHostMemory({
+      db,
+      dataDir: config.dataDir,
+      config: config.memory,
+      blobs: defaultBlobStore(config.dataDir), // replaced by the ArtifactStore at merge
+      token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 120_000 }),
+    });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  methods.push(...memoryMethods(hostMemory, {
+    hostName: config.name,
+    snapshot: () => ({
+      config,
+      plugins: plugins.list().map((p) => ({
+        name: p.name,
+        version: p.version,
+        sha256: p.sha256,
+        grants: JSON.parse(JSON.stringify(plugins.grantsFor(p.name))),
+      })),
+    }),
+  }));
   // services: what agents advertise, resident services, and agents' plugin storage.
   const services = new ServiceRegistry({
     db,
@@ -355,6 +387,7 @@ export async function startHost(
   try {
     await listeners.sync(resolveAddresses(config.bind, interfaces), true);
   } catch (error) {
+    await hostMemory.close(); // memory
     db.close();
     throw error;
   }
@@ -377,6 +410,7 @@ export async function startHost(
     services.close();
     await listeners.close(0);
     await removeRuntimeInfo(config.dataDir);
+    await hostMemory.close(); // memory
     db.close();
     throw error;
   }
@@ -438,6 +472,7 @@ export async function startHost(
       mobility.stop();
       await agents.stop();
       await removeRuntimeInfo(config.dataDir);
+      await hostMemory.close(); // memory
       db.close();
       log(`roam: host "${config.name}" stopped (${reason})`);
       finish();

@@ -5,6 +5,7 @@ import { agents } from "./003_agents.ts";
 import { services } from "./004_services.ts";
 import { mobility } from "./005_mobility.ts";
 import { registry } from "./006_registry.ts"; // registry
+import { memory } from "./007_memory.ts"; // memory: record index of local pools
 
 /**
  * Every schema migration, in order. Append new ones at the end with the next
@@ -17,4 +18,5 @@ export const MIGRATIONS: readonly Migration[] = [
   services,
   mobility,
   registry, // registry
+  memory, // memory
 ];
