@@ -2,12 +2,23 @@ import type { Migration } from "../migrate.ts";
 
 /**
  * Capabilities: the job queue's jobs, the journal of every attempt, and the
- * peak RAM and VRAM learned for each (capability, config).
+ * peak RAM and VRAM learned for each (capability, config); and the worker
+ * process groups the runtime started (swept at the next start after a crash).
  */
 export const capabilities: Migration = {
   version: 6,
   name: "capabilities",
   sql: `
+    -- runtime (caps helper): begin
+    -- worker process groups this host started, swept at the next start after a crash
+    CREATE TABLE capability_processes (
+      pid         INTEGER PRIMARY KEY,
+      started     TEXT NOT NULL,
+      capability  TEXT NOT NULL,
+      instance_id TEXT NOT NULL,
+      created_at  INTEGER NOT NULL
+    ) STRICT;
+    -- runtime (caps helper): end
     -- jobs (queue helper): begin
     CREATE TABLE capability_jobs (
       id          TEXT PRIMARY KEY,
