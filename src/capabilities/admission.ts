@@ -180,7 +180,9 @@ export function decide(need: Need, view: AdmissionView): Decision {
     return {
       kind: "wait",
       pools: [],
-      reason: `waiting for a free call slot: ${busy.join(", ")} (at most ${need.maxInstances} instance${
+      reason: `waiting for a free call slot: ${
+        busy.join(", ")
+      } (at most ${need.maxInstances} instance${
         need.maxInstances === 1 ? "" : "s"
       } of ${need.capability} per config)`,
     };

@@ -149,8 +149,8 @@ export class JobQueue {
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #placeholders = 0;
-  /** Called at every admission, with the view after it (tests check budgets here). */
-  onAdmit?: (view: AdmissionView) => void;
+  /** Called at every admission with the view after it and what the job added per pool (tests check budgets here). */
+  onAdmit?: (view: AdmissionView, adds: Record<string, number>) => void;
 
   /** Make the queue; {@linkcode JobQueue.start} resumes stored jobs. */
   constructor(options: JobQueueOptions) {
@@ -272,7 +272,7 @@ export class JobQueue {
       return { installed: false, fits: false, reason: `${capability} is not installed` };
     }
     const configKey = this.#o.runtime.configKey(config ?? {});
-    const system = await this.#o.probe.read();
+    const [system] = await Promise.all([this.#o.probe.read(), this.#measureAll()]);
     const never = this.#neverReason(descriptor, configKey, system);
     if (never) return { installed: true, fits: false, reason: never };
     const decision = decide(this.#need(descriptor, configKey), this.#view(system));
@@ -385,7 +385,8 @@ export class JobQueue {
 
   /** The admission view now (what instances hold, what the machine has). */
   async snapshot(): Promise<AdmissionView> {
-    return this.#view(await this.#o.probe.read());
+    const [system] = await Promise.all([this.#o.probe.read(), this.#measureAll()]);
+    return this.#view(system);
   }
 
   /**
@@ -490,7 +491,10 @@ export class JobQueue {
   }
 
   #neverReason(d: CapabilityDescriptor, configKey: string, system: SystemResources) {
-    const decision = decide(this.#need(d, configKey), { pools: this.#pools(system), residents: [] });
+    const decision = decide(this.#need(d, configKey), {
+      pools: this.#pools(system),
+      residents: [],
+    });
     return decision.kind === "never" ? decision.reason : null;
   }
 
@@ -570,7 +574,8 @@ export class JobQueue {
 
   async #admit() {
     if (this.#waiting.length === 0) return;
-    const system = await this.#o.probe.read();
+    // Read the machine and roam's own use together, so that use outside roam is their difference.
+    const [system] = await Promise.all([this.#o.probe.read(), this.#measureAll()]);
     if (this.#closed) return;
     const view = this.#view(system);
     let running = [...this.#live.values()].length - this.#waiting.length;
@@ -624,7 +629,7 @@ export class JobQueue {
         };
         const resident = applyAdmission(view, need, decision, placeholder);
         running++;
-        this.onAdmit?.(view);
+        this.onAdmit?.(view, decision.adds);
         this.#launch(live, decision.reuse, resident, decision.adds);
       } else if (decision.kind === "never") {
         this.#dequeue(live);
@@ -785,6 +790,26 @@ export class JobQueue {
     }
   }
 
+  /** Measure every instance now (at most 2 s each; a failed one keeps its last figures). */
+  async #measureAll() {
+    await Promise.all(
+      this.#o.runtime.instances().map(async (instance) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          const use = await Promise.race([
+            instance.measure(),
+            new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 2_000)),
+          ]);
+          if (use) this.#usage.set(instance.id, use);
+        } catch {
+          // Gone or failing: its last figures stand until it is.
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+  }
+
   async #measure(instance: CapabilityInstance, learn: boolean) {
     try {
       const use = await instance.measure();
@@ -832,7 +857,11 @@ export class JobQueue {
     if (!instance || this.#evicting.has(instanceId)) return;
     this.#evicting.add(instanceId);
     this.#o.log?.(`roam: evicting idle ${label(instance)} ${why}`);
-    this.#o.events?.append("capability.evicted", { instance: instanceId, why }, instance.capability);
+    this.#o.events?.append(
+      "capability.evicted",
+      { instance: instanceId, why },
+      instance.capability,
+    );
     this.#keep(
       this.#stopInstance(instance, `evicted ${why}`).finally(() => {
         this.#evicting.delete(instanceId);

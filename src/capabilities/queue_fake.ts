@@ -98,10 +98,12 @@ export class FakeInstance implements CapabilityInstance {
       if (!options.signal) return await run;
       return await new Promise((resolve, reject) => {
         const onAbort = () =>
-          reject(new RoamError("cancelled", "the call was cancelled", {
-            category: "transient",
-            cancelled: true,
-          }));
+          reject(
+            new RoamError("cancelled", "the call was cancelled", {
+              category: "transient",
+              cancelled: true,
+            }),
+          );
         if (options.signal!.aborted) return onAbort();
         options.signal!.addEventListener("abort", onAbort, { once: true });
         run.then(resolve, reject).finally(() =>

@@ -3,7 +3,8 @@ import { parseGpuQuery, parseMeminfo, systemProbe } from "./resources.ts";
 
 // Recorded from real machines and from nvidia-smi's failure modes.
 const H100 = "0, NVIDIA H100 80GB HBM3, 81559, 4\n";
-const TWO_GPUS = "0, NVIDIA GeForce RTX 3090, 24576, 1203\r\n1, NVIDIA GeForce RTX 3090, 24576, 22011\r\n";
+const TWO_GPUS =
+  "0, NVIDIA GeForce RTX 3090, 24576, 1203\r\n1, NVIDIA GeForce RTX 3090, 24576, 22011\r\n";
 const DRIVER_DOWN =
   "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n";
 const NO_DEVICES = "No devices were found\n";
@@ -14,7 +15,10 @@ Deno.test("nvidia-smi output parses into GPUs; errors, N/A fields and junk are s
   assert.deepEqual(parseGpuQuery(H100), [
     { index: 0, name: "NVIDIA H100 80GB HBM3", totalMb: 81559, usedMb: 4 },
   ]);
-  assert.deepEqual(parseGpuQuery(TWO_GPUS).map((g) => [g.index, g.usedMb]), [[0, 1203], [1, 22011]]);
+  assert.deepEqual(parseGpuQuery(TWO_GPUS).map((g) => [g.index, g.usedMb]), [[0, 1203], [
+    1,
+    22011,
+  ]]);
   assert.deepEqual(parseGpuQuery(DRIVER_DOWN), []);
   assert.deepEqual(parseGpuQuery(NO_DEVICES), []);
   assert.deepEqual(parseGpuQuery(""), []);
@@ -27,7 +31,8 @@ Deno.test("nvidia-smi output parses into GPUs; errors, N/A fields and junk are s
 });
 
 Deno.test("/proc/meminfo gives total and available RAM in MB", () => {
-  const text = "MemTotal:       16318480 kB\nMemFree:         1013572 kB\nMemAvailable:    9123456 kB\nBuffers:  100 kB\n";
+  const text =
+    "MemTotal:       16318480 kB\nMemFree:         1013572 kB\nMemAvailable:    9123456 kB\nBuffers:  100 kB\n";
   assert.deepEqual(parseMeminfo(text), { totalMb: 15936, availableMb: 8909 });
   const old = "MemTotal: 2048000 kB\nMemFree: 1024000 kB\nBuffers: 102400 kB\nCached: 204800 kB\n";
   assert.deepEqual(parseMeminfo(old), { totalMb: 2000, availableMb: 1300 });
