@@ -39,6 +39,28 @@ import {
 } from "./plugins.ts";
 import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./services.ts";
 import { meshHosts, meshRecord, meshRotate, meshStats, meshSync, meshWait } from "./mesh.ts";
+// capabilities (runtime): begin
+import {
+  capabilityAdd,
+  capabilityInfo,
+  capabilityInstances,
+  capabilityList,
+  capabilityLogs,
+  capabilityStart,
+  capabilityStop,
+} from "./capabilities.ts";
+export {
+  capabilityAdd,
+  capabilityInfo,
+  CapabilityInstanceSchema,
+  capabilityInstances,
+  capabilityList,
+  capabilityLogs,
+  capabilityStart,
+  capabilityStop,
+  CapabilitySummarySchema,
+} from "./capabilities.ts";
+// capabilities (runtime): end
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -147,6 +169,13 @@ export type Api = {
   "mesh.record": typeof meshRecord;
   "mesh.sync": typeof meshSync;
   "mesh.rotate": typeof meshRotate;
+  "capability.list": typeof capabilityList; // capabilities (runtime)
+  "capability.info": typeof capabilityInfo; // capabilities (runtime)
+  "capability.add": typeof capabilityAdd; // capabilities (runtime)
+  "capability.start": typeof capabilityStart; // capabilities (runtime)
+  "capability.stop": typeof capabilityStop; // capabilities (runtime)
+  "capability.instances": typeof capabilityInstances; // capabilities (runtime)
+  "capability.logs": typeof capabilityLogs; // capabilities (runtime)
 };
 
 /** Every method contract, keyed by method name. */
@@ -189,6 +218,13 @@ export const API: Api = {
   "mesh.record": meshRecord,
   "mesh.sync": meshSync,
   "mesh.rotate": meshRotate,
+  "capability.list": capabilityList, // capabilities (runtime)
+  "capability.info": capabilityInfo, // capabilities (runtime)
+  "capability.add": capabilityAdd, // capabilities (runtime)
+  "capability.start": capabilityStart, // capabilities (runtime)
+  "capability.stop": capabilityStop, // capabilities (runtime)
+  "capability.instances": capabilityInstances, // capabilities (runtime)
+  "capability.logs": capabilityLogs, // capabilities (runtime)
 };
 
 /** The name of a method roam serves. */

@@ -109,7 +109,11 @@ export interface CapabilityRuntime {
    * initialized). Rejects with RoamError `not_found` for an unknown
    * capability, and a categorized error when it cannot start.
    */
-  instance(name: string, config: unknown, options?: { signal?: AbortSignal }): Promise<CapabilityInstance>;
+  instance(
+    name: string,
+    config: unknown,
+    options?: { signal?: AbortSignal },
+  ): Promise<CapabilityInstance>;
   /** Every running instance. */
   instances(): CapabilityInstance[];
   /** Stable hash of a config, the same as `CapabilityInstance.configKey`. */

@@ -37,6 +37,40 @@ export const LimitsSchema = z.object({
   maxSockets: z.number().int().min(1).default(256),
 });
 
+/** capabilities: how the capability runtime creates environments and runs workers. */
+export const CapabilitiesConfigSchema = z.object({
+  /** Most milliseconds an environment creation step (pip, conda) may print nothing before it counts as stalled. */
+  envStallMs: z.number().int().min(100).default(300_000),
+  /** Most instances running at once. */
+  maxInstances: z.number().int().min(1).max(4096).default(64),
+  /** Worker timings. */
+  timings: z.object({
+    /** Spawn until the worker prints its port. */
+    startTimeoutMs: z.number().int().min(100).default(120_000),
+    /** Longest `/initialize` (loading a model). */
+    initTimeoutMs: z.number().int().min(100).default(600_000),
+    /** Wait after the shutdown call, and again after SIGTERM. */
+    stopGraceMs: z.number().int().min(0).default(3_000),
+    /** How long a cancelled call may take to end before its instance is stopped. */
+    cancelGraceMs: z.number().int().min(0).default(3_000),
+  }).strict().default({
+    startTimeoutMs: 120_000,
+    initTimeoutMs: 600_000,
+    stopGraceMs: 3_000,
+    cancelGraceMs: 3_000,
+  }),
+  /** Retention of DATA_DIR/diagnostics. */
+  diagnostics: z.object({
+    maxBytesPerCapability: z.number().int().min(1024).default(20 * 1024 * 1024),
+    maxAgeMs: z.number().int().min(1000).default(7 * 24 * 3600_000),
+    maxFileBytes: z.number().int().min(1024).default(5 * 1024 * 1024),
+  }).strict().default({
+    maxBytesPerCapability: 20 * 1024 * 1024,
+    maxAgeMs: 7 * 24 * 3600_000,
+    maxFileBytes: 5 * 1024 * 1024,
+  }),
+}).strict();
+
 /** Everything `startHost` needs; every field has a default. */
 export const HostConfigSchema = z.object({
   /** The host's name in the mesh. Default: the machine's hostname. */
@@ -83,6 +117,8 @@ export const HostConfigSchema = z.object({
   mesh: MeshConfigSchema.default(MeshConfigSchema.parse({})),
   /** Hubs to keep a relay connection to (`--relay`), for a host others cannot connect to. */
   relay: RelayUrlsSchema.default([]),
+  /** capabilities: environments, worker timings and the diagnostics store. */
+  capabilities: CapabilitiesConfigSchema.default(CapabilitiesConfigSchema.parse({})),
   /** How this host queues requests for hosts connected to it as a relay hub. */
   relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
 });

@@ -38,6 +38,7 @@ import {
   ServiceRegistry,
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
+import { CapabilityHost, capabilityMethods } from "../capabilities/mod.ts"; // capabilities
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {
@@ -224,6 +225,18 @@ export async function startHost(
     log,
   });
   methods.push(...meshMethods(mesh));
+  // capabilities: installed capability plugins, their environments and supervised worker processes.
+  const capabilities = new CapabilityHost({
+    dataDir: config.dataDir,
+    db,
+    events,
+    log,
+    envStallMs: config.capabilities.envStallMs,
+    timings: config.capabilities.timings,
+    diagnostics: config.capabilities.diagnostics,
+    maxInstances: config.capabilities.maxInstances,
+  });
+  methods.push(...capabilityMethods(capabilities));
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
@@ -318,6 +331,7 @@ export async function startHost(
   try {
     await listeners.sync(resolveAddresses(config.bind, interfaces), true);
   } catch (error) {
+    await capabilities.close(); // capabilities
     db.close();
     throw error;
   }
@@ -336,6 +350,7 @@ export async function startHost(
     for (const link of relayLinks) link.start();
   } catch (error) {
     await mesh.stop(); // mesh
+    await capabilities.close(); // capabilities
     services.close();
     await listeners.close(0);
     await removeRuntimeInfo(config.dataDir);
@@ -399,6 +414,7 @@ export async function startHost(
       services.close();
       mobility.stop();
       await agents.stop();
+      await capabilities.close(); // capabilities: every worker group stopped
       await removeRuntimeInfo(config.dataDir);
       db.close();
       log(`roam: host "${config.name}" stopped (${reason})`);

@@ -67,9 +67,8 @@ export async function runStep(
   if (stalled) {
     throw capabilityError(
       "transient",
-      `'${shown}' printed nothing for ${
-        Math.round(options.stallMs / 1000)
-      } s and was stopped as stalled${tail}`,
+      `'${shown}' printed nothing for ${duration(options.stallMs)} and was stopped as stalled ` +
+        `(raise capabilities.envStallMs for a slow mirror)${tail}`,
       { command: shown, stallMs: options.stallMs, lastLines: last },
       "timeout",
     );
@@ -106,4 +105,8 @@ export function which(name: string, searchPath = Deno.env.get("PATH") ?? ""): st
     }
   }
   return undefined;
+}
+
+function duration(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
