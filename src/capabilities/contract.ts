@@ -112,7 +112,15 @@ export interface CapabilityRuntime {
   instance(
     name: string,
     config: unknown,
-    options?: { signal?: AbortSignal },
+    options?: {
+      signal?: AbortSignal;
+      /**
+       * The GPU index to give a new instance (its CUDA_VISIBLE_DEVICES); an
+       * instance started for another GPU is not reused. Optional: left out,
+       * any instance of (capability, config) serves.
+       */
+      gpu?: number;
+    },
   ): Promise<CapabilityInstance>;
   /** Every running instance. */
   instances(): CapabilityInstance[];

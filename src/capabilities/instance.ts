@@ -57,6 +57,8 @@ export interface InstanceOptions {
   onSpawn?: (pid: number) => void;
   /** Aborting stops a start in progress. */
   signal?: AbortSignal;
+  /** The GPU index it is given (CUDA_VISIBLE_DEVICES), when the queue chose one. */
+  gpu?: number;
 }
 
 const ResultSchema = z.object({ result: z.unknown() });
@@ -79,6 +81,8 @@ export class WorkerInstance implements CapabilityInstance {
   readonly methods: string[];
   /** Milliseconds from spawn to ready. */
   readonly startMs: number;
+  /** The GPU index it was given, if any. */
+  readonly gpu: number | undefined;
   #active = 0;
   #lastUsedAt: number;
   #process: GroupProcess;
@@ -88,6 +92,7 @@ export class WorkerInstance implements CapabilityInstance {
   #stopping: Promise<void> | undefined;
   #stopReason: string | undefined;
   #peak = { ram: 0, vram: 0 };
+  #sample: { at: number; use: Promise<MeasuredUse> } | undefined;
   #sampler: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
@@ -109,6 +114,7 @@ export class WorkerInstance implements CapabilityInstance {
     this.#log = init.log;
     this.methods = init.methods;
     this.startMs = init.startMs;
+    this.gpu = options.gpu;
     this.#options = options;
     this.startedAt = this.#lastUsedAt = Date.now();
     void this.#process.status.then((status) => this.#exited(status));
@@ -143,6 +149,7 @@ export class WorkerInstance implements CapabilityInstance {
           ROAM_WORKER_CONCURRENCY: String(manifest.concurrency),
           ROAM_CAPABILITY: name,
           ROAM_CAPABILITY_DATA_DIR: options.dataDir,
+          ...(options.gpu === undefined ? {} : { CUDA_VISIBLE_DEVICES: String(options.gpu) }),
         },
         onLine: (stream, line) => {
           const match = !portSeen && stream === "stdout" ? PORT_LINE.exec(line) : null;
@@ -430,14 +437,23 @@ export class WorkerInstance implements CapabilityInstance {
     );
   }
 
-  /** Memory of its whole process group now and at most so far. */
-  async measure(): Promise<MeasuredUse> {
-    const pids = groupPids(this.pid);
-    const ramMb = rssMb(pids);
-    const vram = await vramMb(pids);
-    this.#peak.ram = Math.max(this.#peak.ram, ramMb);
-    this.#peak.vram = Math.max(this.#peak.vram, vram);
-    return { ramMb, peakRamMb: this.#peak.ram, vramMb: vram, peakVramMb: this.#peak.vram };
+  /**
+   * Memory of its whole process group now and at most so far: a sample at
+   * most a second old (taken every second while a call runs), so calling it
+   * often is cheap.
+   */
+  measure(): Promise<MeasuredUse> {
+    if (this.#sample && Date.now() - this.#sample.at < 1_000) return this.#sample.use;
+    const use = (async () => {
+      const pids = groupPids(this.pid);
+      const ramMb = rssMb(pids);
+      const vram = await vramMb(pids);
+      this.#peak.ram = Math.max(this.#peak.ram, ramMb);
+      this.#peak.vram = Math.max(this.#peak.vram, vram);
+      return { ramMb, peakRamMb: this.#peak.ram, vramMb: vram, peakVramMb: this.#peak.vram };
+    })();
+    this.#sample = { at: Date.now(), use };
+    return use;
   }
 
   /** Shutdown call, then SIGTERM, then SIGKILL of the whole group. Idempotent. */

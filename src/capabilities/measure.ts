@@ -41,10 +41,17 @@ export function rssMb(pids: number[]): number {
 }
 
 let nvidiaSmi: boolean | undefined;
+let usage: { at: number; byPid: Promise<Map<number, number>> } | undefined;
 
-/** GPU memory used by `pids` together, MB; 0 without nvidia-smi. */
-export async function vramMb(pids: number[]): Promise<number> {
-  if (nvidiaSmi === false || pids.length === 0) return 0;
+/** GPU memory by pid from one nvidia-smi run, shared for a second by every caller. */
+function gpuUsage(): Promise<Map<number, number>> {
+  if (usage && Date.now() - usage.at < 1_000) return usage.byPid;
+  usage = { at: Date.now(), byPid: queryNvidiaSmi() };
+  return usage.byPid;
+}
+
+async function queryNvidiaSmi(): Promise<Map<number, number>> {
+  const byPid = new Map<number, number>();
   try {
     const out = await new Deno.Command("nvidia-smi", {
       args: ["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
@@ -53,16 +60,20 @@ export async function vramMb(pids: number[]): Promise<number> {
       signal: AbortSignal.timeout(5_000),
     }).output();
     nvidiaSmi = true;
-    if (!out.success) return 0;
-    const wanted = new Set(pids);
-    let total = 0;
+    if (!out.success) return byPid;
     for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
       const [pid, used] = line.split(",").map((s) => Number(s.trim()));
-      if (wanted.has(pid)) total += used || 0;
+      if (pid) byPid.set(pid, (byPid.get(pid) ?? 0) + (used || 0));
     }
-    return total;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) nvidiaSmi = false;
-    return 0;
   }
+  return byPid;
+}
+
+/** GPU memory used by `pids` together, MB; 0 without nvidia-smi (asked at most once a second). */
+export async function vramMb(pids: number[]): Promise<number> {
+  if (nvidiaSmi === false || pids.length === 0) return 0;
+  const byPid = await gpuUsage();
+  return pids.reduce((sum, pid) => sum + (byPid.get(pid) ?? 0), 0);
 }

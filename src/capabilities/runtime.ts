@@ -146,7 +146,7 @@ export class CapabilityHost implements CapabilityRuntime {
   async instance(
     name: string,
     config: unknown,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; gpu?: number } = {},
   ): Promise<CapabilityInstance> {
     if (this.#closed) {
       throw new RoamError(
@@ -172,9 +172,9 @@ export class CapabilityHost implements CapabilityRuntime {
     const normalized = config ?? {};
     checkConfig(name, manifest.config, normalized);
     const key = this.configKey(normalized);
-    const free = this.#free(name, key, manifest.concurrency);
+    const free = this.#free(name, key, manifest.concurrency, options.gpu);
     if (free) return free;
-    const slot = `${name}/${key}`;
+    const slot = `${name}/${key}/${options.gpu ?? ""}`;
     const pending = this.#starting.get(slot);
     if (pending) {
       const started = await pending;
@@ -187,7 +187,7 @@ export class CapabilityHost implements CapabilityRuntime {
         { category: "resource", running: this.#instances.size },
       );
     }
-    const start = this.#start(installed, normalized, key, options.signal)
+    const start = this.#start(installed, normalized, key, options)
       .finally(() => {
         if (this.#starting.get(slot) === start) this.#starting.delete(slot);
       });
@@ -210,10 +210,16 @@ export class CapabilityHost implements CapabilityRuntime {
     await Promise.all(this.instances().map((i) => i.stop("the host is stopping")));
   }
 
-  #free(name: string, key: string, concurrency: number): WorkerInstance | undefined {
+  #free(
+    name: string,
+    key: string,
+    concurrency: number,
+    gpu: number | undefined,
+  ): WorkerInstance | undefined {
     let best: WorkerInstance | undefined;
     for (const instance of this.#instances.values()) {
       if (instance.capability !== name || instance.configKey !== key || !instance.alive) continue;
+      if (gpu !== undefined && instance.gpu !== gpu) continue;
       if (instance.active >= concurrency) continue;
       if (!best || instance.active < best.active) best = instance;
     }
@@ -224,7 +230,7 @@ export class CapabilityHost implements CapabilityRuntime {
     installed: InstalledCapability,
     config: unknown,
     key: string,
-    signal?: AbortSignal,
+    { signal, gpu }: { signal?: AbortSignal; gpu?: number },
   ): Promise<WorkerInstance> {
     const { manifest, dir } = installed;
     const events = this.#options.events;
@@ -282,6 +288,7 @@ export class CapabilityHost implements CapabilityRuntime {
       diagnostics: this.diagnostics,
       timings: this.#timings,
       signal,
+      gpu,
       onSpawn: (pid) => this.#registry?.add(pid, manifest.name, ""),
       onExit: (gone, status, expected) => {
         this.#instances.delete(gone.id);
