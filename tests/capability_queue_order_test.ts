@@ -16,6 +16,13 @@ import {
 } from "../src/capabilities/queue_fake.ts";
 import { within } from "./support/wait.ts";
 
+/** Resolve once a job runs. */
+async function running(queue: JobQueue, id: string) {
+  await within(5_000, `job ${id} running`, (async () => {
+    while (queue.view(id)!.status !== "running") await new Promise((r) => setTimeout(r, 2));
+  })());
+}
+
 function setup(
   capabilities: FakeCapability[],
   limits: Partial<QueueLimits> = {},
@@ -51,6 +58,7 @@ Deno.test("jobs run highest priority first, first in first out within a priority
     },
   }]);
   const first = await t.queue.submit({ capability: "echo", method: "run", args: "first" });
+  await running(t.queue, first.id);
   const low1 = await t.queue.submit({ capability: "echo", method: "run", args: "low1", priority: 1 });
   const high1 = await t.queue.submit({ capability: "echo", method: "run", args: "high1", priority: 9 });
   const low2 = await t.queue.submit({ capability: "echo", method: "run", args: "low2", priority: 1 });
@@ -98,10 +106,8 @@ Deno.test("an instance runs at most its concurrency of calls; the others wait wi
 Deno.test("a full queue refuses with queue_full and says what to do", async () => {
   const hold = gate();
   await using t = setup([{ name: "slow", handler: () => hold.promise }], { maxQueued: 2 });
-  const running = await t.queue.submit({ capability: "slow", method: "x" });
-  await within(5_000, "started", (async () => {
-    while (t.queue.view(running.id)!.status !== "running") await new Promise((r) => setTimeout(r, 5));
-  })());
+  const first = await t.queue.submit({ capability: "slow", method: "x" });
+  await running(t.queue, first.id);
   await t.queue.submit({ capability: "slow", method: "x" });
   await t.queue.submit({ capability: "slow", method: "x" });
   await assert.rejects(
@@ -136,19 +142,17 @@ Deno.test("cancel: a queued job leaves the queue; a running job's signal reaches
         });
       }),
   }]);
-  const running = await t.queue.submit({ capability: "slow", method: "x" });
+  const busy = await t.queue.submit({ capability: "slow", method: "x" });
+  await running(t.queue, busy.id);
   const queued = await t.queue.submit({ capability: "slow", method: "x" });
-  await within(5_000, "started", (async () => {
-    while (t.queue.view(running.id)!.status !== "running") await new Promise((r) => setTimeout(r, 5));
-  })());
   const c1 = await t.queue.cancel(queued.id, "test");
   assert.equal(c1.status, "cancelled");
   assert.equal(c1.attempts, 0);
-  const c2 = await t.queue.cancel(running.id, "test");
+  const c2 = await t.queue.cancel(busy.id, "test");
   assert.equal(c2.status, "cancelled");
   assert.equal(sawAbort, true);
   assert.equal(c2.error?.code, "cancelled");
-  const events = t.queue.store.entries(running.id).map((e) => e.event);
+  const events = t.queue.store.entries(busy.id).map((e) => e.event);
   assert.deepEqual(events, ["submitted", "admitted", "attempt_started", "attempt_ended", "cancelled"]);
 });
 
@@ -219,12 +223,13 @@ Deno.test("after a restart queued jobs run again in order; a job that was runnin
       const runtime = new FakeRuntime([{ name: "echo", handler: () => hold.promise }]);
       const queue = new JobQueue({ db, runtime, probe: new FakeProbe(), limits: { idleMs: 3_600_000 } });
       queue.start();
-      for (const p of [1, 5, 9]) {
-        ids.push((await queue.submit({ capability: "echo", method: "x", args: p, priority: p })).id);
-      }
+      ids.push((await queue.submit({ capability: "echo", method: "x", args: 1, priority: 1 })).id);
       await within(5_000, "started", (async () => {
         while (queue.view(ids[0])!.status !== "running") await new Promise((r) => setTimeout(r, 5));
       })());
+      for (const p of [5, 9]) {
+        ids.push((await queue.submit({ capability: "echo", method: "x", args: p, priority: p })).id);
+      }
       db.close();
       await queue.close().catch(() => {});
       hold.open();

@@ -61,6 +61,30 @@ export {
   CapabilitySummarySchema,
 } from "./capabilities.ts";
 // capabilities (runtime): end
+// jobs (queue): begin
+import {
+  capabilityCall,
+  jobCancel,
+  jobCapacity,
+  jobGet,
+  jobList,
+  jobSubmit,
+  jobWait,
+} from "./jobs.ts";
+export {
+  capabilityCall,
+  JOB_PROGRESS_NOTIFICATION,
+  jobCancel,
+  jobCapacity,
+  JobErrorSchema,
+  jobGet,
+  jobList,
+  JobSchema,
+  jobSubmit,
+  jobWait,
+  JournalEntrySchema,
+} from "./jobs.ts";
+// jobs (queue): end
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -176,6 +200,13 @@ export type Api = {
   "capability.stop": typeof capabilityStop; // capabilities (runtime)
   "capability.instances": typeof capabilityInstances; // capabilities (runtime)
   "capability.logs": typeof capabilityLogs; // capabilities (runtime)
+  "job.submit": typeof jobSubmit; // jobs (queue)
+  "job.get": typeof jobGet; // jobs (queue)
+  "job.wait": typeof jobWait; // jobs (queue)
+  "job.cancel": typeof jobCancel; // jobs (queue)
+  "job.list": typeof jobList; // jobs (queue)
+  "job.capacity": typeof jobCapacity; // jobs (queue)
+  "capability.call": typeof capabilityCall; // jobs (queue)
 };
 
 /** Every method contract, keyed by method name. */
@@ -225,6 +256,13 @@ export const API: Api = {
   "capability.stop": capabilityStop, // capabilities (runtime)
   "capability.instances": capabilityInstances, // capabilities (runtime)
   "capability.logs": capabilityLogs, // capabilities (runtime)
+  "job.submit": jobSubmit, // jobs (queue)
+  "job.get": jobGet, // jobs (queue)
+  "job.wait": jobWait, // jobs (queue)
+  "job.cancel": jobCancel, // jobs (queue)
+  "job.list": jobList, // jobs (queue)
+  "job.capacity": jobCapacity, // jobs (queue)
+  "capability.call": capabilityCall, // jobs (queue)
 };
 
 /** The name of a method roam serves. */

@@ -47,4 +47,5 @@ export {
 } from "./runtime.ts";
 export { capabilityMethods } from "./methods.ts";
 // jobs (queue helper): begin
+export * from "./jobs.ts";
 // jobs (queue helper): end

@@ -284,6 +284,11 @@ export class JobQueue {
       : { installed: true, fits: false, reason: decision.reason };
   }
 
+  /** Jobs waiting here now. */
+  get queued(): number {
+    return this.#waiting.length;
+  }
+
   /** A job as callers see it, or undefined. */
   view(id: string): JobView | undefined {
     const live = this.#live.get(id);
@@ -694,6 +699,7 @@ export class JobQueue {
     try {
       instance = await this.#o.runtime.instance(row.capability, row.config, {
         signal: live.abort.signal,
+        ...(resident.gpu ? { gpu: Number(resident.gpu.slice("gpu".length)) } : {}),
       });
       if (!reuse) {
         this.#starting.delete(resident.id);

@@ -141,6 +141,8 @@ export class FakeRuntime implements CapabilityRuntime {
   readonly log: string[] = [];
   /** Instances started, in order. */
   readonly started: FakeInstance[] = [];
+  /** The `gpu` option of each instance() call, in order (null when left out). */
+  readonly gpusAsked: (number | null)[] = [];
   /** Delay of starting an instance, ms (0: at once). */
   startDelayMs = 0;
 
@@ -175,8 +177,9 @@ export class FakeRuntime implements CapabilityRuntime {
   async instance(
     name: string,
     config: unknown,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; gpu?: number } = {},
   ): Promise<CapabilityInstance> {
+    this.gpusAsked.push(options.gpu ?? null);
     const spec = this.#specs.get(name);
     if (!spec) throw new RoamError("not_found", `no capability ${name}`, {});
     const key = this.configKey(config);

@@ -71,6 +71,30 @@ export const CapabilitiesConfigSchema = z.object({
   }),
 }).strict();
 
+// jobs: begin
+/** jobs: limits and timings of the capability job queue (see docs/jobs.md). */
+export const JobsConfigSchema = z.object({
+  /** Most jobs waiting; a submit beyond it fails with `queue_full`. */
+  maxQueued: z.number().int().min(1).max(1_000_000).default(1000),
+  /** Most jobs running at once on this host. */
+  maxRunning: z.number().int().min(1).max(4096).default(64),
+  /** Most instances of one (capability, config) at once. */
+  maxInstances: z.number().int().min(1).max(256).default(1),
+  /** An idle instance stays resident this long before it is stopped, ms. */
+  idleMs: z.number().int().min(100).default(300_000),
+  /** RAM kept out of the capabilities' budget, MB. */
+  reserveRamMb: z.number().int().min(0).default(512),
+  /** VRAM kept out of the budget on each GPU, MB. */
+  reserveVramMb: z.number().int().min(0).default(256),
+  /** Finished jobs kept, with their journal. */
+  retainFinished: z.number().int().min(10).max(10_000_000).default(10_000),
+  /** How often jobs waiting for memory look at the machine again, ms. */
+  pollMs: z.number().int().min(10).default(1_000),
+  /** Largest result kept, bytes of JSON. */
+  maxResultBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+}).strict();
+// jobs: end
+
 /** Everything `startHost` needs; every field has a default. */
 export const HostConfigSchema = z.object({
   /** The host's name in the mesh. Default: the machine's hostname. */
@@ -119,6 +143,8 @@ export const HostConfigSchema = z.object({
   relay: RelayUrlsSchema.default([]),
   /** capabilities: environments, worker timings and the diagnostics store. */
   capabilities: CapabilitiesConfigSchema.default(CapabilitiesConfigSchema.parse({})),
+  /** jobs: the capability job queue's limits. */
+  jobs: JobsConfigSchema.default(JobsConfigSchema.parse({})),
   /** How this host queues requests for hosts connected to it as a relay hub. */
   relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
 });

@@ -39,6 +39,15 @@ import {
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
 import { CapabilityHost, capabilityMethods } from "../capabilities/mod.ts"; // capabilities
+import {
+  type CapabilityRuntime,
+  JobQueue,
+  jobMethods,
+  Jobs,
+  RemoteJobs,
+  type ResourceProbe,
+  systemProbe,
+} from "../capabilities/mod.ts"; // jobs
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {
@@ -57,6 +66,8 @@ export interface StartOptions {
     preflightTimeoutMs?: number;
     faults?: MobilityFaults;
   };
+  /** jobs: run the job queue on another runtime or machine probe (tests use fakes). */
+  jobs?: { runtime?: CapabilityRuntime; probe?: ResourceProbe };
 }
 
 /** A running host. */
@@ -237,6 +248,26 @@ export async function startHost(
     maxInstances: config.capabilities.maxInstances,
   });
   methods.push(...capabilityMethods(capabilities));
+  // jobs: capability calls queued by priority, admitted by RAM and VRAM, journaled; forwarded across the mesh.
+  const jobQueue = new JobQueue({
+    db,
+    events,
+    log,
+    runtime: options.jobs?.runtime ?? capabilities,
+    probe: options.jobs?.probe ?? systemProbe(),
+    limits: config.jobs,
+  });
+  const jobs = new Jobs(
+    jobQueue,
+    new RemoteJobs({
+      selfId: id,
+      hosts: () => mesh.hosts(),
+      resolve: (to) => hostAddress(mesh, to),
+      token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 120_000 }),
+    }),
+  );
+  methods.push(...jobMethods(jobs));
+  jobQueue.start();
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
@@ -331,6 +362,7 @@ export async function startHost(
   try {
     await listeners.sync(resolveAddresses(config.bind, interfaces), true);
   } catch (error) {
+    await jobQueue.close(); // jobs
     await capabilities.close(); // capabilities
     db.close();
     throw error;
@@ -350,6 +382,7 @@ export async function startHost(
     for (const link of relayLinks) link.start();
   } catch (error) {
     await mesh.stop(); // mesh
+    await jobQueue.close(); // jobs
     await capabilities.close(); // capabilities
     services.close();
     await listeners.close(0);
@@ -411,6 +444,7 @@ export async function startHost(
           `roam: connections still open after ${config.shutdownGraceMs} ms; stopping without them`,
         );
       }
+      await jobQueue.close(); // jobs: running calls cancelled, queued jobs kept for the next start
       services.close();
       mobility.stop();
       await agents.stop();
