@@ -11,6 +11,15 @@
  * await mesh.close();
  * ```
  *
+ * Capabilities (heavy tools on the host), through its job queue:
+ * ```ts
+ * import { capability, connect } from "./mod.ts";
+ * const mesh = await connect();
+ * console.log(await capability(mesh, "echo-py").call("echo", { text: "hi" }));
+ * const job = await mesh.job.submit({ capability: "echo-py", method: "echo", priority: 9 });
+ * console.log(await mesh.job.wait({ id: job.id, timeoutMs: 60_000 }));
+ * ```
+ *
  * @module
  */
 export {
@@ -32,3 +41,9 @@ export {
 } from "./src/api/mod.ts";
 export { ERROR_CODES, type ErrorCode, isRoamError, RoamError } from "./src/errors/mod.ts";
 export { ROAM_VERSION } from "./src/version.ts";
+// jobs (queue): capabilities for scripts.
+export {
+  capability,
+  type CapabilityHandle,
+  type ScriptCallOptions,
+} from "./src/capabilities/jobs.ts";

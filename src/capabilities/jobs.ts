@@ -16,7 +16,7 @@ export {
   type QueueLimits,
 } from "./queue.ts";
 export { type CallOptions as JobCallOptions, Jobs, type SubmitParams } from "./jobs_service.ts";
-export { jobMethods } from "./jobs_methods.ts";
+export { agentCapabilityCalls, jobMethods } from "./jobs_methods.ts";
 export { type JobTarget, RemoteJobs, type RemoteJobsOptions } from "./remote.ts";
 export {
   type GpuReading,

@@ -8,6 +8,7 @@ import {
   jobSubmit,
   jobWait,
 } from "../api/jobs.ts";
+import { RoamError } from "../errors/mod.ts";
 import { implement, type MethodImpl } from "../rpc/mod.ts";
 import type { Jobs } from "./jobs_service.ts";
 
@@ -31,4 +32,28 @@ export function jobMethods(jobs: Jobs): MethodImpl[] {
       });
     }),
   ];
+}
+
+/**
+ * `ctx.capability(name).call(...)` for agents: the agent's params checked
+ * like `capability.call`'s, run on its behalf (`agent:ID`), the result
+ * returned.
+ */
+export function agentCapabilityCalls(jobs: Jobs): {
+  call(agent: { id: string }, params: Record<string, unknown>): Promise<unknown>;
+} {
+  return {
+    async call(agent, params) {
+      const parsed = capabilityCall.params.safeParse(params);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new RoamError(
+          "invalid_input",
+          `ctx.capability().call: ${issue.path.join(".") || "params"}: ${issue.message}`,
+          {},
+        );
+      }
+      return (await jobs.call(parsed.data, { by: `agent:${agent.id}` })).result;
+    },
+  };
 }

@@ -51,13 +51,17 @@ export class Jobs {
   }
 
   /** Queue a job here or on another host; see `job.submit`. */
-  async submit(params: SubmitParams, by: string | null = null): Promise<JobView> {
+  async submit(
+    params: SubmitParams,
+    by: string | null = null,
+    onProgress?: CallOptions["onProgress"],
+  ): Promise<JobView> {
     if (params.to && !params.local) {
       const target = this.#remoteJobs().target(params.to);
       if (target) return await this.#forward(target, params, by);
     }
     try {
-      return await this.queue.submit({ ...params, submittedBy: by });
+      return await this.queue.submit({ ...params, submittedBy: by, onProgress });
     } catch (error) {
       const missing = isRoamError(error, "not_found") && error.data.capability !== undefined;
       const never = isRoamError(error, "quota_exceeded");
@@ -120,11 +124,7 @@ export class Jobs {
     params: SubmitParams,
     options: CallOptions = {},
   ): Promise<{ jobId: string; host: string | null; result: unknown }> {
-    const job = await this.submit(params, options.by ?? null);
-    const onProgress = options.onProgress;
-    const stop = onProgress
-      ? this.queue.onProgress(job.id, (progress) => onProgress(progress, job.id))
-      : () => {};
+    const job = await this.submit(params, options.by ?? null, options.onProgress);
     const onAbort = () => void this.cancel(job.id, options.by ?? null).catch(() => {});
     options.signal?.addEventListener("abort", onAbort);
     try {
@@ -153,7 +153,6 @@ export class Jobs {
         },
       );
     } finally {
-      stop();
       options.signal?.removeEventListener("abort", onAbort);
     }
   }

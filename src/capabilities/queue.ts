@@ -76,6 +76,8 @@ export interface LocalSubmit {
   timeoutMs?: number;
   /** Who asked (the token subject, or `agent:ID`). */
   submittedBy?: string | null;
+  /** Hears the job's progress from its first attempt on, with its id. */
+  onProgress?: (progress: CallProgress, jobId: string) => void;
 }
 
 /** A job as callers see it. */
@@ -145,6 +147,7 @@ export class JobQueue {
   readonly #tasks = new Set<Promise<unknown>>();
   #passing = false;
   #again = false;
+  #pass: Promise<void> = Promise.resolve();
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -257,8 +260,11 @@ export class JobQueue {
       priority: row.priority,
     }, row.id);
     const live = this.#track(row);
+    const onProgress = request.onProgress;
+    if (onProgress) live.listeners.add((progress) => onProgress(progress, row.id));
     this.#enqueue(live);
-    this.#schedule();
+    // One admission pass first, so the caller learns its position and why it waits.
+    await this.#schedule();
     return this.view(row.id)!;
   }
 
@@ -555,11 +561,12 @@ export class JobQueue {
     return { pools: this.#pools(system), residents };
   }
 
-  #schedule() {
-    if (this.#closed) return;
+  /** Run an admission pass (or have the running one go again); resolves when it is done. */
+  #schedule(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     if (this.#passing) {
       this.#again = true;
-      return;
+      return this.#pass;
     }
     this.#passing = true;
     const task = (async () => {
@@ -574,7 +581,9 @@ export class JobQueue {
         this.#passing = false;
       }
     })();
+    this.#pass = task;
     this.#keep(task);
+    return task;
   }
 
   async #admit() {

@@ -11,6 +11,7 @@ import { capCommand } from "./commands/cap.ts"; // capabilities
 import { eventsCommand } from "./commands/events.ts";
 import { hostCommand } from "./commands/host.ts";
 import { hostsCommand } from "./commands/hosts.ts";
+import { jobsCommand } from "./commands/jobs.ts"; // jobs
 import { pluginCommand } from "./commands/plugin.ts";
 import { rpcCommand } from "./commands/rpc.ts";
 import { serviceCommand } from "./commands/service.ts";
@@ -71,6 +72,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   agentCommand(program, ctx);
   serviceCommand(program, ctx);
   capCommand(program, ctx); // capabilities
+  jobsCommand(program, ctx); // jobs
   rpcCommand(program, ctx);
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();

@@ -40,6 +40,7 @@ import {
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
 import { CapabilityHost, capabilityMethods } from "../capabilities/mod.ts"; // capabilities
 import {
+  agentCapabilityCalls,
   type CapabilityRuntime,
   JobQueue,
   jobMethods,
@@ -194,6 +195,7 @@ export async function startHost(
     mailboxCapacity: config.agents.mailboxCapacity,
     travel: (): AgentMobility => mobility,
     hostUrl: () => currentUrls()[0],
+    capabilities: () => agentCapabilityCalls(jobs), // jobs: ctx.capability(name).call(...)
   });
   // mobility: agents moving to and from the other hosts of the mesh, exactly once.
   const mobility: AgentMobility = new AgentMobility({

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { RoamError } from "../../errors/mod.ts";
 import { client, type CommandContext, printJson } from "../context.ts";
 import { formatPairs, formatTable } from "../output.ts";
+import { capCallCommand } from "./cap_call.ts"; // jobs (queue helper)
 
 /** `roam cap ...`: install, inspect, start and stop capabilities, and read their logs. */
 export function capCommand(program: Command, ctx: CommandContext): Command {
@@ -150,7 +151,7 @@ Examples:
         if (file.lines.length) ctx.io.out(file.lines.join("\n"));
       }
     });
-  // jobs (queue helper): `roam cap call` is added here
+  capCallCommand(cap, ctx); // jobs (queue helper): `roam cap call`
   return cap;
 }
 
