@@ -93,7 +93,6 @@ export class WorkerInstance implements CapabilityInstance {
   #stopReason: string | undefined;
   #peak = { ram: 0, vram: 0 };
   #sample: { at: number; use: Promise<MeasuredUse> } | undefined;
-  #sampler: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     init: {
@@ -439,8 +438,8 @@ export class WorkerInstance implements CapabilityInstance {
 
   /**
    * Memory of its whole process group now and at most so far: a sample at
-   * most a second old (taken every second while a call runs), so calling it
-   * often is cheap.
+   * most a second old (the runtime samples every busy instance each second,
+   * so peaks are seen), so calling it often is cheap.
    */
   measure(): Promise<MeasuredUse> {
     if (this.#sample && Date.now() - this.#sample.at < 1_000) return this.#sample.use;
@@ -481,18 +480,11 @@ export class WorkerInstance implements CapabilityInstance {
 
   #begin(): void {
     this.#active++;
-    if (this.#sampler === undefined) {
-      this.#sampler = setInterval(() => void this.measure().catch(() => {}), 1_000);
-    }
   }
 
   #end(): void {
     this.#active--;
     this.#lastUsedAt = Date.now();
-    if (this.#active === 0) {
-      clearInterval(this.#sampler);
-      this.#sampler = undefined;
-    }
   }
 
   async #exited(status: Deno.CommandStatus): Promise<void> {
@@ -512,8 +504,6 @@ export class WorkerInstance implements CapabilityInstance {
         `stopped (code ${status.code}${status.signal ? `, ${status.signal}` : ""})`,
       );
     }
-    clearInterval(this.#sampler);
-    this.#sampler = undefined;
     this.#client.close();
     // A grandchild that left the group may hold the output open; do not wait for it.
     await exitWithin(this.#process.drained, 1_000);

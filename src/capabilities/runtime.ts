@@ -94,7 +94,7 @@ export class CapabilityHost implements CapabilityRuntime {
         );
       }
     }
-    this.#idleTimer = setInterval(() => this.#stopIdle(), 1_000);
+    this.#idleTimer = setInterval(() => this.#tick(), 1_000);
   }
 
   /** Installed capabilities. */
@@ -335,9 +335,11 @@ export class CapabilityHost implements CapabilityRuntime {
     };
   }
 
-  #stopIdle(): void {
+  /** Each second: sample busy instances (for their peaks) and stop idle ones. */
+  #tick(): void {
     const now = Date.now();
     for (const instance of this.#instances.values()) {
+      if (instance.active > 0) void instance.measure().catch(() => {});
       if (instance.active > 0 || !instance.alive) continue;
       const idleMs = this.catalog.get(instance.capability)?.manifest.idleMs ?? 0;
       if (now - instance.lastUsedAt > idleMs) void instance.stop(`idle for ${idleMs} ms`);
