@@ -15,6 +15,7 @@ import { agentHost, type Isolation, ISOLATIONS, openWs } from "./agent_host.ts";
 import { treeRssBytes, waitForIdle } from "./proc.ts";
 import { BareWorker } from "./workers.ts";
 import { CAPABILITY_BENCHES, CAPABILITY_MEASUREMENTS } from "./capabilities.ts"; // capabilities (runtime)
+import { JOB_BENCHES, JOB_MEASUREMENTS } from "./jobs.ts"; // jobs (queue)
 
 /**
  * One call to measure; it throws when the answer is wrong. It returns
@@ -406,6 +407,7 @@ export const MEASUREMENTS: readonly Measurement[] = [
   ...WORKER_FLOORS,
   ...ISOLATIONS.flatMap(agentMeasurements),
   ...CAPABILITY_MEASUREMENTS, // capabilities (runtime)
+  ...JOB_MEASUREMENTS, // jobs (queue)
 ];
 
 /** The benches of one isolation mode (issue 3, point 11). */
@@ -457,4 +459,5 @@ export const BENCHES: readonly BenchDefinition[] = [
   },
   ...ISOLATIONS.flatMap(agentBenches),
   ...CAPABILITY_BENCHES, // capabilities (runtime)
+  ...JOB_BENCHES, // jobs (queue)
 ];
