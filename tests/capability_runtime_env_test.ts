@@ -49,7 +49,7 @@ async function rejection(promise: Promise<unknown>): Promise<RoamError> {
 
 function venvAvailable(): boolean {
   const out = new Deno.Command("python3", {
-    args: ["-m", "venv", "--help"],
+    args: ["-c", "import ensurepip, venv"],
     stdout: "null",
     stderr: "null",
   })
