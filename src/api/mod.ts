@@ -52,8 +52,8 @@ import {
 export {
   capabilityAdd,
   capabilityInfo,
-  CapabilityInstanceSchema,
   capabilityInstances,
+  CapabilityInstanceSchema,
   capabilityList,
   capabilityLogs,
   capabilityStart,
