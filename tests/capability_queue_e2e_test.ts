@@ -17,7 +17,11 @@ const CAPCALLER = new URL("./fixtures/plugins/capcaller", import.meta.url).pathn
 
 async function hasPython(): Promise<boolean> {
   try {
-    return (await new Deno.Command("python3", { args: ["--version"], stdout: "null", stderr: "null" })
+    return (await new Deno.Command("python3", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
       .output()).success;
   } catch {
     return false;
@@ -30,7 +34,11 @@ Deno.test("echo-deno through the queue: a call, progress over a WebSocket, a can
   await using h = await hostWithClient({ capabilities: { timings: { stopGraceMs: 1_000 } } });
   await h.mesh.capability.add({ dir: join(PLUGINS, "echo-deno") });
 
-  const called = await h.mesh.capability.call({ capability: "echo-deno", method: "echo", args: { a: 1 } });
+  const called = await h.mesh.capability.call({
+    capability: "echo-deno",
+    method: "echo",
+    args: { a: 1 },
+  });
   assert.deepEqual((called.result as { echo: unknown }).echo, { a: 1 });
 
   const ws = await RpcWsClient.connect({ url: h.t.host.url, token: h.t.token });
@@ -53,11 +61,15 @@ Deno.test("echo-deno through the queue: a call, progress over a WebSocket, a can
     method: "count",
     args: { to: 10_000, delayMs: 5 },
   });
-  await within(10_000, "progress", (async () => {
-    while (!(await h.mesh.job.get({ id: stream.id })).progress) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })());
+  await within(
+    10_000,
+    "progress",
+    (async () => {
+      while (!(await h.mesh.job.get({ id: stream.id })).progress) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })(),
+  );
   const cancelled = await h.mesh.job.cancel({ id: stream.id });
   assert.equal(cancelled.status, "cancelled");
   assert.equal(cancelled.attempts, 1, "a cancelled call is not retried");
@@ -79,12 +91,17 @@ Deno.test("echo-deno through the queue: a call, progress over a WebSocket, a can
 });
 
 Deno.test({
-  name: "echo-py through the queue: a worker that dies mid-call is retried once, journaled, and its peak RAM is learned",
+  name:
+    "echo-py through the queue: a worker that dies mid-call is retried once, journaled, and its peak RAM is learned",
   ignore: !python,
   fn: async () => {
     await using h = await hostWithClient({ capabilities: { timings: { stopGraceMs: 1_000 } } });
     await h.mesh.capability.add({ dir: join(PLUGINS, "echo-py") });
-    const ok = await h.mesh.capability.call({ capability: "echo-py", method: "echo", args: { x: 1 } });
+    const ok = await h.mesh.capability.call({
+      capability: "echo-py",
+      method: "echo",
+      args: { x: 1 },
+    });
     assert.ok(ok.result);
 
     await assert.rejects(
@@ -105,7 +122,9 @@ Deno.test({
       "finished",
     ]);
     // Two different worker processes ran the two attempts (the first died).
-    const instances = journal.filter((e) => e.event === "attempt_started").map((e) => e.data.instance);
+    const instances = journal.filter((e) => e.event === "attempt_started").map((e) =>
+      e.data.instance
+    );
     assert.notEqual(instances[0], instances[1]);
 
     const db = new DatabaseSync(join(h.t.dataDir, "roam.db"), { readOnly: true });

@@ -24,10 +24,13 @@ const hasGpu = succeeds("nvidia-smi", ["-L"]);
 const hasTorch = hasGpu &&
   succeeds("python3", ["-c", "import torch; assert torch.cuda.is_available()"]);
 if (!hasGpu) console.log("skipped: no nvidia-smi here (the job queue on a GPU)");
-else if (!hasTorch) console.log("skipped: python3 here cannot import torch with CUDA (the job queue on a GPU)");
+else if (!hasTorch) {
+  console.log("skipped: python3 here cannot import torch with CUDA (the job queue on a GPU)");
+}
 
 Deno.test({
-  name: "on a GPU: nvidia-smi parses, torch-matmul runs through the queue, and its VRAM peak is learned",
+  name:
+    "on a GPU: nvidia-smi parses, torch-matmul runs through the queue, and its VRAM peak is learned",
   ignore: !hasTorch,
   fn: async () => {
     const raw = await runNvidiaSmi(AbortSignal.timeout(10_000));

@@ -30,7 +30,11 @@ function fakes(capabilities: FakeCapability[]) {
 Deno.test("job RPC: submit, get with its journal, wait, list, cancel, and capability.call with the job's error", async () => {
   const hold = gate();
   const jobs = fakes([
-    { name: "echo", methods: ["echo", "slow"], handler: (c) => c.method === "slow" ? hold.promise : c.args },
+    {
+      name: "echo",
+      methods: ["echo", "slow"],
+      handler: (c) => c.method === "slow" ? hold.promise : c.args,
+    },
     { name: "flaky", handler: () => Promise.reject(fakeFailure("transient", "worker died")) },
   ]);
   await using h = await hostWithClient({}, { jobs });
@@ -122,12 +126,24 @@ Deno.test("roam cap call and roam jobs: submit, ls, get, wait, cancel", async ()
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^roam: args are not valid JSON/);
 
-  const submitted = await roam([...dir, "--json", "jobs", "submit", "echo", "slow", "--priority", "7"]);
+  const submitted = await roam([
+    ...dir,
+    "--json",
+    "jobs",
+    "submit",
+    "echo",
+    "slow",
+    "--priority",
+    "7",
+  ]);
   assert.equal(submitted.code, 0, submitted.stderr);
   const slowId = JSON.parse(submitted.stdout).id as string;
   const queued = await roam([...dir, "jobs", "submit", "echo", "echo", "[2]"]);
   assert.equal(queued.code, 0, queued.stderr);
-  assert.match(queued.stdout, /^job [0-9a-f-]{36} queued \(position 1: waiting for a free call slot/);
+  assert.match(
+    queued.stdout,
+    /^job [0-9a-f-]{36} queued \(position 1: waiting for a free call slot/,
+  );
   const queuedId = queued.stdout.split(" ")[1];
 
   const ls = await roam([...dir, "jobs", "ls"]);
@@ -227,7 +243,9 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
     // To a host that lacks it: its error, naming it.
     await assert.rejects(
       b.mesh.job.submit({ capability: "gpu-echo", method: "run", to: "alpha" }),
-      (e) => isRoamError(e, "not_found") && /^host alpha: no capability named "gpu-echo"/.test(e.message),
+      (e) =>
+        isRoamError(e, "not_found") &&
+        /^host alpha: no capability named "gpu-echo"/.test(e.message),
     );
     // Nobody has it: the error says what each peer answered.
     await assert.rejects(
@@ -250,16 +268,23 @@ Deno.test("queued jobs survive a host restart and run when it is back", async ()
   const dataDir = await Deno.makeTempDir({ prefix: "roam-jobs-restart-" });
   try {
     const hold = gate();
-    const first = fakes([{ name: "echo", handler: (c) => c.method === "slow" ? hold.promise : c.args }]);
+    const first = fakes([{
+      name: "echo",
+      handler: (c) => c.method === "slow" ? hold.promise : c.args,
+    }]);
     let ids: string[];
     {
       await using h = await hostWithClient({ dataDir }, { jobs: first });
       const slow = await h.mesh.job.submit({ capability: "echo", method: "slow" });
-      await within(5_000, "slow running", (async () => {
-        while ((await h.mesh.job.get({ id: slow.id })).status !== "running") {
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })());
+      await within(
+        5_000,
+        "slow running",
+        (async () => {
+          while ((await h.mesh.job.get({ id: slow.id })).status !== "running") {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        })(),
+      );
       const later = await h.mesh.job.submit({ capability: "echo", method: "echo", args: "later" });
       ids = [slow.id, later.id];
     }

@@ -18,9 +18,13 @@ import { within } from "./support/wait.ts";
 
 /** Resolve once a job runs. */
 async function running(queue: JobQueue, id: string) {
-  await within(5_000, `job ${id} running`, (async () => {
-    while (queue.view(id)!.status !== "running") await new Promise((r) => setTimeout(r, 2));
-  })());
+  await within(
+    5_000,
+    `job ${id} running`,
+    (async () => {
+      while (queue.view(id)!.status !== "running") await new Promise((r) => setTimeout(r, 2));
+    })(),
+  );
 }
 
 function setup(
@@ -59,10 +63,30 @@ Deno.test("jobs run highest priority first, first in first out within a priority
   }]);
   const first = await t.queue.submit({ capability: "echo", method: "run", args: "first" });
   await running(t.queue, first.id);
-  const low1 = await t.queue.submit({ capability: "echo", method: "run", args: "low1", priority: 1 });
-  const high1 = await t.queue.submit({ capability: "echo", method: "run", args: "high1", priority: 9 });
-  const low2 = await t.queue.submit({ capability: "echo", method: "run", args: "low2", priority: 1 });
-  const high2 = await t.queue.submit({ capability: "echo", method: "run", args: "high2", priority: 9 });
+  const low1 = await t.queue.submit({
+    capability: "echo",
+    method: "run",
+    args: "low1",
+    priority: 1,
+  });
+  const high1 = await t.queue.submit({
+    capability: "echo",
+    method: "run",
+    args: "high1",
+    priority: 9,
+  });
+  const low2 = await t.queue.submit({
+    capability: "echo",
+    method: "run",
+    args: "low2",
+    priority: 1,
+  });
+  const high2 = await t.queue.submit({
+    capability: "echo",
+    method: "run",
+    args: "high2",
+    priority: 9,
+  });
   const mid = await t.queue.submit({ capability: "echo", method: "run", args: "mid" });
   assert.deepEqual(
     [high1, high2, mid, low1, low2].map((j) => t.queue.view(j.id)!.position),
@@ -89,9 +113,13 @@ Deno.test("an instance runs at most its concurrency of calls; the others wait wi
   }]);
   const jobs = [];
   for (let i = 0; i < 5; i++) jobs.push(await t.queue.submit({ capability: "pair", method: "go" }));
-  await within(5_000, "two running", (async () => {
-    while (running < 2) await new Promise((r) => setTimeout(r, 5));
-  })());
+  await within(
+    5_000,
+    "two running",
+    (async () => {
+      while (running < 2) await new Promise((r) => setTimeout(r, 5));
+    })(),
+  );
   const waiting = t.queue.view(jobs[2].id)!;
   assert.equal(waiting.status, "queued");
   assert.equal(waiting.position, 1);
@@ -153,7 +181,13 @@ Deno.test("cancel: a queued job leaves the queue; a running job's signal reaches
   assert.equal(sawAbort, true);
   assert.equal(c2.error?.code, "cancelled");
   const events = t.queue.store.entries(busy.id).map((e) => e.event);
-  assert.deepEqual(events, ["submitted", "admitted", "attempt_started", "attempt_ended", "cancelled"]);
+  assert.deepEqual(events, [
+    "submitted",
+    "admitted",
+    "attempt_started",
+    "attempt_ended",
+    "cancelled",
+  ]);
 });
 
 Deno.test("a transient failure is retried once and journaled; a second failure fails the job, never a third try", async () => {
@@ -199,13 +233,22 @@ Deno.test("a transient failure then a success succeeds on the retry; user_input 
     { name: "bad", handler: () => Promise.reject(fakeFailure("user_input", "no such file")) },
     { name: "broken", handler: () => Promise.reject(fakeFailure("fatal", "import failed")) },
   ]);
-  const once = await t.queue.wait((await t.queue.submit({ capability: "once", method: "x" })).id, 5_000);
+  const once = await t.queue.wait(
+    (await t.queue.submit({ capability: "once", method: "x" })).id,
+    5_000,
+  );
   assert.equal(once.status, "succeeded");
   assert.equal(once.result, "ok");
   assert.equal(once.attempts, 2);
-  assert.ok(t.runtime.log.some((l) => /^stop once-\d+ a resource error/.test(l)), "fresh worker for the retry");
+  assert.ok(
+    t.runtime.log.some((l) => /^stop once-\d+ a resource error/.test(l)),
+    "fresh worker for the retry",
+  );
   for (const name of ["bad", "broken"]) {
-    const done = await t.queue.wait((await t.queue.submit({ capability: name, method: "x" })).id, 5_000);
+    const done = await t.queue.wait(
+      (await t.queue.submit({ capability: name, method: "x" })).id,
+      5_000,
+    );
     assert.equal(done.status, "failed");
     assert.equal(done.attempts, 1);
   }
@@ -221,14 +264,27 @@ Deno.test("after a restart queued jobs run again in order; a job that was runnin
       // A crash: the queue is never closed, so the running job's row stays 'running'.
       const db = openStore({ path });
       const runtime = new FakeRuntime([{ name: "echo", handler: () => hold.promise }]);
-      const queue = new JobQueue({ db, runtime, probe: new FakeProbe(), limits: { idleMs: 3_600_000 } });
+      const queue = new JobQueue({
+        db,
+        runtime,
+        probe: new FakeProbe(),
+        limits: { idleMs: 3_600_000 },
+      });
       queue.start();
       ids.push((await queue.submit({ capability: "echo", method: "x", args: 1, priority: 1 })).id);
-      await within(5_000, "started", (async () => {
-        while (queue.view(ids[0])!.status !== "running") await new Promise((r) => setTimeout(r, 5));
-      })());
+      await within(
+        5_000,
+        "started",
+        (async () => {
+          while (queue.view(ids[0])!.status !== "running") {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        })(),
+      );
       for (const p of [5, 9]) {
-        ids.push((await queue.submit({ capability: "echo", method: "x", args: p, priority: p })).id);
+        ids.push(
+          (await queue.submit({ capability: "echo", method: "x", args: p, priority: p })).id,
+        );
       }
       db.close();
       await queue.close().catch(() => {});
@@ -237,14 +293,21 @@ Deno.test("after a restart queued jobs run again in order; a job that was runnin
     const order: unknown[] = [];
     const db = openStore({ path });
     const runtime = new FakeRuntime([{ name: "echo", handler: (c) => order.push(c.args) }]);
-    const queue = new JobQueue({ db, runtime, probe: new FakeProbe(), limits: { idleMs: 3_600_000 } });
+    const queue = new JobQueue({
+      db,
+      runtime,
+      probe: new FakeProbe(),
+      limits: { idleMs: 3_600_000 },
+    });
     try {
       const recovered = queue.start();
       assert.deepEqual(recovered, { requeued: 2, interrupted: 1 });
       const crashed = queue.view(ids[0])!;
       assert.equal(crashed.status, "failed");
       assert.match(crashed.error!.message, /interrupted: the host stopped.*submit it again/);
-      for (const id of ids.slice(1)) assert.equal((await queue.wait(id, 5_000)).status, "succeeded");
+      for (const id of ids.slice(1)) {
+        assert.equal((await queue.wait(id, 5_000)).status, "succeeded");
+      }
       assert.deepEqual(order, [9, 5]);
       assert.ok(queue.store.entries(ids[0]).some((e) => e.event === "recovered"));
     } finally {

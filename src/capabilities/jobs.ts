@@ -23,8 +23,8 @@ export {
   parseGpuQuery,
   parseMeminfo,
   type ResourceProbe,
-  type SystemResources,
   systemProbe,
+  type SystemResources,
 } from "./resources.ts";
 export { type JobError, type JobStatus, JobStore, type JournalEntry } from "./journal.ts";
 export { capability, type CapabilityHandle, type ScriptCallOptions } from "./jobs_client.ts";

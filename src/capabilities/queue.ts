@@ -26,7 +26,7 @@ import type {
   CapabilityRuntime,
   MeasuredUse,
 } from "./contract.ts";
-import { type JobError, type JobRow, type JobStatus, JobStore, TERMINAL } from "./journal.ts";
+import { type JobError, type JobRow, type JobStatus, JobStore } from "./journal.ts";
 import type { ResourceProbe, SystemResources } from "./resources.ts";
 
 /** Limits and timings of the queue; every field has a default. */

@@ -42,8 +42,8 @@ import { CapabilityHost, capabilityMethods } from "../capabilities/mod.ts"; // c
 import {
   agentCapabilityCalls,
   type CapabilityRuntime,
-  JobQueue,
   jobMethods,
+  JobQueue,
   Jobs,
   RemoteJobs,
   type ResourceProbe,

@@ -6,7 +6,9 @@ import { jobOptions, submitParams } from "./jobs.ts";
 export function capCallCommand(cap: Command, ctx: CommandContext): void {
   jobOptions(
     cap.command("call")
-      .description("call a method of a capability through the job queue and print its result as JSON")
+      .description(
+        "call a method of a capability through the job queue and print its result as JSON",
+      )
       .argument("<name>", "the capability name")
       .argument("<method>", "the method")
       .argument("[args]", "its arguments as JSON")

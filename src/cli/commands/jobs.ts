@@ -13,7 +13,11 @@ export function parseJsonArg(what: string, text: string | undefined): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new RoamError("invalid_input", `${what} are not valid JSON: ${(error as Error).message}`, {});
+    throw new RoamError(
+      "invalid_input",
+      `${what} are not valid JSON: ${(error as Error).message}`,
+      {},
+    );
   }
 }
 
@@ -21,7 +25,11 @@ export function parseJsonArg(what: string, text: string | undefined): unknown {
 export function parsePriority(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 100) {
-    throw new RoamError("invalid_input", `--priority is a whole number from 0 to 100, not "${text}"`, {});
+    throw new RoamError(
+      "invalid_input",
+      `--priority is a whole number from 0 to 100, not "${text}"`,
+      {},
+    );
   }
   return n;
 }
@@ -86,9 +94,9 @@ function details(ctx: CommandContext, job: Job): void {
   if (job.progress) {
     pairs.push([
       "progress",
-      `${job.progress.fraction === undefined ? "" : `${Math.round(job.progress.fraction * 100)}% `}${
-        job.progress.message ?? ""
-      }`,
+      `${
+        job.progress.fraction === undefined ? "" : `${Math.round(job.progress.fraction * 100)}% `
+      }${job.progress.message ?? ""}`,
     ]);
   }
   if (job.error) {
@@ -184,7 +192,11 @@ Examples:
       if (ctx.global().json) printJson(ctx, job);
       else details(ctx, job);
       if (job.status === "queued" || job.status === "running") {
-        throw new RoamError("timeout", `job ${id} is still ${job.status} after ${opts.timeout ?? "10m"}`, {});
+        throw new RoamError(
+          "timeout",
+          `job ${id} is still ${job.status} after ${opts.timeout ?? "10m"}`,
+          {},
+        );
       }
       if (job.status !== "succeeded") {
         throw new RoamError("unavailable", `job ${id} ${job.status}`, {});
