@@ -57,6 +57,12 @@ Deno.test("capability.* over RPC: add, list, start, instances, logs, stop", asyn
   const logs = await mesh.capability.logs({ name: "echo-py", lines: 20 });
   assert.match(logs.files[0].lines.join("\n"), /stopping: stopped by request/);
   await assert.rejects(mesh.capability.start({ name: "nope" }), /no capability named nope/);
+  await mesh.capability.start({ name: "echo-py" });
+  const removed = await mesh.capability.remove({ name: "echo-py" });
+  assert.equal(removed.removed, true);
+  assert.equal(removed.stopped.length, 1);
+  assert.deepEqual((await mesh.capability.list()).capabilities, []);
+  assert.equal((await mesh.capability.remove({ name: "echo-py" })).removed, false);
   await assert.rejects(mesh.capability.stop({ target: "nope" }), /no running instance/);
   const events = await mesh.events.since({ since: 0, types: ["capability."] });
   const types = events.events.map((e) => e.type);
@@ -65,6 +71,7 @@ Deno.test("capability.* over RPC: add, list, start, instances, logs, stop", asyn
       "capability.installed",
       "capability.instance_started",
       "capability.instance_stopped",
+      "capability.removed",
     ]
   ) {
     assert.ok(types.includes(type), `${type} in ${types.join(", ")}`);

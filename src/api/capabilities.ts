@@ -73,6 +73,17 @@ export const capabilityAdd = defineMethod({
   timeoutMs: 120_000,
 });
 
+/** `capability.remove`: uninstall a capability. */
+export const capabilityRemove = defineMethod({
+  name: "capability.remove",
+  summary:
+    "Stop every instance of a capability and remove its dir (its managed environment stays cached for reuse).",
+  params: z.object({ name: Name }).strict(),
+  positional: ["name"],
+  result: z.object({ removed: z.boolean(), stopped: z.array(z.string()) }),
+  timeoutMs: 60_000,
+});
+
 /** `capability.start`: start (or reuse) an instance. */
 export const capabilityStart = defineMethod({
   name: "capability.start",

@@ -46,6 +46,7 @@ import {
   capabilityInstances,
   capabilityList,
   capabilityLogs,
+  capabilityRemove,
   capabilityStart,
   capabilityStop,
 } from "./capabilities.ts";
@@ -56,6 +57,7 @@ export {
   CapabilityInstanceSchema,
   capabilityList,
   capabilityLogs,
+  capabilityRemove,
   capabilityStart,
   capabilityStop,
   CapabilitySummarySchema,
@@ -196,6 +198,7 @@ export type Api = {
   "capability.list": typeof capabilityList; // capabilities (runtime)
   "capability.info": typeof capabilityInfo; // capabilities (runtime)
   "capability.add": typeof capabilityAdd; // capabilities (runtime)
+  "capability.remove": typeof capabilityRemove; // capabilities (runtime)
   "capability.start": typeof capabilityStart; // capabilities (runtime)
   "capability.stop": typeof capabilityStop; // capabilities (runtime)
   "capability.instances": typeof capabilityInstances; // capabilities (runtime)
@@ -252,6 +255,7 @@ export const API: Api = {
   "capability.list": capabilityList, // capabilities (runtime)
   "capability.info": capabilityInfo, // capabilities (runtime)
   "capability.add": capabilityAdd, // capabilities (runtime)
+  "capability.remove": capabilityRemove, // capabilities (runtime)
   "capability.start": capabilityStart, // capabilities (runtime)
   "capability.stop": capabilityStop, // capabilities (runtime)
   "capability.instances": capabilityInstances, // capabilities (runtime)

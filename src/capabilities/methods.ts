@@ -5,6 +5,7 @@ import {
   capabilityInstances,
   capabilityList,
   capabilityLogs,
+  capabilityRemove,
   capabilityStart,
   capabilityStop,
 } from "../api/capabilities.ts";
@@ -61,6 +62,7 @@ export function capabilityMethods(runtime: CapabilityHost): MethodImpl[] {
       }
       return await runtime.add(dir);
     }),
+    implement(capabilityRemove, async ({ name }) => await runtime.remove(name)),
     implement(capabilityStart, async ({ name, config }, call) => {
       const instance = await runtime.instance(name, config, { signal: call.signal });
       return await describe(instance as WorkerInstance);

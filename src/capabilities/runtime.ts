@@ -129,6 +129,15 @@ export class CapabilityHost implements CapabilityRuntime {
     };
   }
 
+  /** Stop every instance of `name` and uninstall it (a cached environment stays for reuse). */
+  async remove(name: string): Promise<{ removed: boolean; stopped: string[] }> {
+    const stopped = await this.stop(name, "the capability was removed");
+    const removed = await this.catalog.remove(name);
+    this.#methods.delete(name);
+    if (removed) this.#options.events?.append("capability.removed", { name }, name);
+    return { removed, stopped };
+  }
+
   /** A stable hash of a config: canonical JSON (sorted keys), sha256, 16 hex digits. */
   configKey(config: unknown): string {
     return createHash("sha256").update(canonicalJson(config ?? {})).digest("hex").slice(0, 16);

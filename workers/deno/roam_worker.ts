@@ -88,6 +88,18 @@ export function serve(capability: CapabilityDefinition): void {
     throw new Error("ROAM_WORKER_TOKEN is not set; capability workers are started by a roam host");
   }
   const calls = new Map<string, AbortController>();
+  // At most ROAM_WORKER_CONCURRENCY methods run at once; the others wait their turn.
+  const limit = Math.max(1, Number(Deno.env.get("ROAM_WORKER_CONCURRENCY") ?? "1") || 1);
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = async () => {
+    while (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+  };
+  const release = () => {
+    running--;
+    waiting.shift()?.();
+  };
   let initialized = false;
   const json = (status: number, body: unknown) => Response.json(body, { status });
 
@@ -114,7 +126,13 @@ export function serve(capability: CapabilityDefinition): void {
       progress: (update) => emit?.({ type: "progress", ...update }),
     };
     try {
-      return await fn(body.args, call);
+      await acquire();
+      try {
+        call.checkCancel();
+        return await fn(body.args, call);
+      } finally {
+        release();
+      }
     } finally {
       calls.delete(id);
     }

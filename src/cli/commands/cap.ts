@@ -23,7 +23,8 @@ Examples:
   roam cap start echo-py --config '{"prefix": ">"}'
   roam cap instances
   roam cap logs echo-py -n 50
-  roam cap stop echo-py                     stop every instance of it`,
+  roam cap stop echo-py                     stop every instance of it
+  roam cap remove echo-py                   stop it and uninstall it`,
     );
 
   cap.command("list")
@@ -86,6 +87,25 @@ Examples:
         `${
           added.replaced ? "replaced" : "installed"
         } ${added.name} ${added.version} in ${added.dir}`,
+      );
+    });
+
+  cap.command("remove")
+    .alias("rm")
+    .description("stop every instance of a capability and uninstall it")
+    .argument("<name>", "the capability")
+    .action(async (name: string) => {
+      const mesh = await client(ctx);
+      const result = await mesh.capability.remove({ name });
+      if (ctx.global().json) return printJson(ctx, result);
+      if (!result.removed) {
+        throw new RoamError(
+          "not_found",
+          `no capability named ${name} is installed; see 'roam cap list'`,
+        );
+      }
+      ctx.io.out(
+        `removed ${name}${result.stopped.length ? ` (stopped ${result.stopped.join(", ")})` : ""}`,
       );
     });
 
