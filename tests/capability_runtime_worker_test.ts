@@ -216,6 +216,28 @@ Deno.test("instances are shared by config and held to the capability's concurren
   assert.equal(t.runtime.instances().length, 3);
 });
 
+Deno.test("a worker gets the host's environment without roam's secrets, plus its own token", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "roam-caps-" });
+  const runtime = new CapabilityHost({
+    dataDir,
+    env: { ...Deno.env.toObject(), ROAM_TOKEN: "not for workers", SOME_SETTING: "1" },
+  });
+  try {
+    await runtime.add(`${PLUGINS}echo-py`);
+    const instance = await runtime.instance("echo-py", {});
+    const names = ["ROAM_TOKEN", "SOME_SETTING", "ROAM_WORKER_TOKEN", "ROAM_CAPABILITY_DATA_DIR"];
+    assert.deepEqual(await instance.execute("environ", { names }), {
+      ROAM_TOKEN: false,
+      SOME_SETTING: true,
+      ROAM_WORKER_TOKEN: true,
+      ROAM_CAPABILITY_DATA_DIR: true,
+    });
+  } finally {
+    await runtime.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
 Deno.test("a deno worker gets only the permissions its manifest grants", async () => {
   await using t = await runtimeWith("echo-deno");
   const instance = await t.runtime.instance("echo-deno", {});

@@ -48,6 +48,11 @@ class Echo(Capability):
         return {"counted": to}
 
     @method
+    def environ(self, args, call):
+        """Which of args["names"] are set in the worker's environment (never their values)."""
+        return {name: name in os.environ for name in args.get("names", [])}
+
+    @method
     def sleep(self, args, call):
         """Sleep args["ms"] without looking at cancellation (a call that ignores cancel)."""
         time.sleep(float(args.get("ms", 1000)) / 1000)

@@ -27,7 +27,7 @@ export interface GroupProcessOptions {
   args: string[];
   /** Working directory. */
   cwd?: string;
-  /** Variables added to (or, with `undefined`, never taken from) the host's environment. */
+  /** The whole environment of the process; left out, it inherits the host's. */
   env?: Record<string, string>;
   /** Each line the process writes, in order per stream. */
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
@@ -75,6 +75,7 @@ export class GroupProcess {
         args: ["/bin/sh", "-c", WATCHDOG, "roam-watchdog", options.command, ...options.args],
         cwd: options.cwd,
         env: options.env,
+        clearEnv: options.env !== undefined,
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
