@@ -151,7 +151,7 @@ Deno.test("roam cap call and roam jobs: submit, ls, get, wait, cancel", async ()
   assert.match(ls.stdout, /^ID\s+CAPABILITY\s+METHOD\s+PRIORITY\s+STATUS/);
   assert.ok(ls.stdout.includes(slowId.slice(0, 8)));
 
-  const get = await roam([...dir, "jobs", "get", queuedId]);
+  const get = await roam([...dir, "jobs", "get", queuedId.slice(0, 8)]);
   assert.equal(get.code, 0, get.stderr);
   assert.match(get.stdout, /status\s+queued/);
   assert.match(get.stdout, /waiting\s+position 1: waiting for a free call slot/);
@@ -201,15 +201,22 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
   const root = await Deno.makeTempDir({ prefix: "roam-jobs-mesh-" });
   try {
     const secretFile = join(root, "secret");
+    const alphaBusy = gate();
     await using a = await hostWithClient(
       { name: "alpha", secretFile, dataDir: join(root, "a") },
-      { jobs: fakes([{ name: "local-only" }]) },
+      {
+        jobs: fakes([{ name: "local-only" }, { name: "shared", handler: () => alphaBusy.promise }]),
+      },
     );
-    const gpu = fakes([{
-      name: "gpu-echo",
-      resources: { gpu: true, vramMb: 1_000 },
-      handler: (c) => ({ on: "beta", args: c.args }),
-    }]);
+    const betaSlow = gate();
+    const gpu = fakes([
+      {
+        name: "gpu-echo",
+        resources: { gpu: true, vramMb: 1_000 },
+        handler: (c) => c.method === "slow" ? betaSlow.promise : { on: "beta", args: c.args },
+      },
+      { name: "shared", handler: () => "beta" },
+    ]);
     gpu.probe.system.gpus = [{ index: 0, name: "Fake GPU", totalMb: 16_000, usedMb: 0 }];
     await using b = await hostWithClient({
       name: "beta",
@@ -254,6 +261,22 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
         isRoamError(e, "not_found") &&
         /no other host can run it either \(beta: nowhere is not installed\)/.test(e.message),
     );
+    // A job that would wait here while a peer could start it now runs there.
+    const first = await a.mesh.job.submit({ capability: "shared", method: "x" });
+    assert.equal(first.host, null);
+    assert.equal(first.status, "running");
+    const second = await a.mesh.capability.call({ capability: "shared", method: "x" });
+    assert.deepEqual([second.host, second.result], ["beta", "beta"]);
+    alphaBusy.open();
+    assert.equal((await a.mesh.job.wait({ id: first.id, timeoutMs: 5_000 })).status, "succeeded");
+
+    // Cancelled from here, it stops there.
+    const slow = await a.mesh.job.submit({ capability: "gpu-echo", method: "slow", to: "beta" });
+    const cancelled = await a.mesh.job.cancel({ id: slow.id });
+    assert.equal(cancelled.status, "cancelled");
+    assert.equal((await b.mesh.job.get({ id: slow.remoteId! })).status, "cancelled");
+    betaSlow.open();
+
     // 'local' never forwards.
     await assert.rejects(
       a.mesh.job.submit({ capability: "gpu-echo", method: "run", local: true }),

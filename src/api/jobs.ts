@@ -83,7 +83,7 @@ const SubmitParams = z.object({
 export const jobSubmit = defineMethod({
   name: "job.submit",
   summary:
-    "Queue a call of a capability's method; returns the job (its id, status, position and why it waits). Runs on another host with 'to', or by itself when this host lacks the capability or could never fit it.",
+    "Queue a call of a capability's method; returns the job (its id, status, position and why it waits). Runs on another host with 'to', or by itself when this host lacks the capability, could never fit it, or would make it wait while a peer could start it now.",
   params: SubmitParams,
   positional: ["capability", "method", "args"],
   result: JobSchema,
@@ -148,7 +148,8 @@ export const jobCapacity = defineMethod({
   positional: ["capability"],
   result: z.object({
     installed: z.boolean(),
-    fits: z.boolean(),
+    fits: z.boolean().describe("could start now"),
+    never: z.boolean().describe("could never run here (not installed, or too big for this host)"),
     reason: z.string().nullable(),
     queued: z.number().int(),
   }),

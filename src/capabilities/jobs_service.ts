@@ -60,6 +60,14 @@ export class Jobs {
       const target = this.#remoteJobs().target(params.to);
       if (target) return await this.#forward(target, params, by);
     }
+    // No room here now (it would wait) and a peer could start it at once: run it there.
+    if (!params.local && !params.to && this.#remote?.hasPeers()) {
+      const here = await this.queue.capacity(params.capability, params.config);
+      if (here.installed && !here.fits && !here.never) {
+        const { target, fits } = await this.#remote.choose(params.capability, params.config);
+        if (target && fits) return await this.#forward(target, params, by);
+      }
+    }
     try {
       return await this.queue.submit({ ...params, submittedBy: by, onProgress });
     } catch (error) {
@@ -79,9 +87,10 @@ export class Jobs {
     }
   }
 
-  /** A job now (a forwarded one as its host says), optionally with its journal. */
-  async get(id: string, journal = false): Promise<JobView & { journal?: JournalEntry[] }> {
-    const row = this.#row(id);
+  /** A job now (a forwarded one as its host says), optionally with its journal; `ref` is its id or its start. */
+  async get(ref: string, journal = false): Promise<JobView & { journal?: JournalEntry[] }> {
+    const row = this.#row(ref);
+    const id = row.id;
     const view = row.remote && !TERMINAL.has(row.status)
       ? await this.#refresh(row, () => this.#remoteJobs().get(row.remote!.url, row.remote!.id))
       : this.queue.view(id)!;
@@ -89,8 +98,9 @@ export class Jobs {
   }
 
   /** Wait until a job has finished, at most `timeoutMs`. */
-  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView> {
-    const row = this.#row(id);
+  async wait(ref: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView> {
+    const row = this.#row(ref);
+    const id = row.id;
     if (!row.remote) return await this.queue.wait(id, timeoutMs, signal);
     if (TERMINAL.has(row.status)) return this.queue.view(id)!;
     return await this.#refresh(
@@ -100,8 +110,9 @@ export class Jobs {
   }
 
   /** Cancel a job (on its host when forwarded). */
-  async cancel(id: string, by: string | null = null): Promise<JobView> {
-    const row = this.#row(id);
+  async cancel(ref: string, by: string | null = null): Promise<JobView> {
+    const row = this.#row(ref);
+    const id = row.id;
     if (!row.remote) return await this.queue.cancel(id, by);
     if (TERMINAL.has(row.status)) return this.queue.view(id)!;
     return await this.#refresh(
@@ -163,13 +174,27 @@ export class Jobs {
   }
 
   #row(id: string): JobRow {
-    const row = this.queue.row(id);
+    const row = this.queue.row(id) ?? this.#byPrefix(id);
     if (!row) {
       throw new RoamError("not_found", `no job ${id} on this host; list jobs with 'roam jobs ls'`, {
         id,
       });
     }
     return row;
+  }
+
+  /** A job named by the start of its id (as `roam jobs ls` shows it), when only one matches. */
+  #byPrefix(prefix: string): JobRow | undefined {
+    if (prefix.length < 4) return undefined;
+    const ids = this.queue.store.idsStartingWith(prefix);
+    if (ids.length > 1) {
+      throw new RoamError(
+        "invalid_input",
+        `more than one job id starts with ${prefix}; give more of it`,
+        { prefix },
+      );
+    }
+    return ids.length ? this.queue.row(ids[0]) : undefined;
   }
 
   #remoteJobs(): RemoteJobs {

@@ -156,6 +156,14 @@ export class JobStore {
     return row ? toJob(row) : undefined;
   }
 
+  /** Ids of jobs that start with `prefix` (letters, digits and '-' only), at most `limit`. */
+  idsStartingWith(prefix: string, limit = 2): string[] {
+    if (!/^[A-Za-z0-9-]+$/.test(prefix)) return [];
+    return (this.#db.prepare(
+      "SELECT id FROM capability_jobs WHERE id LIKE ? ORDER BY seq DESC LIMIT ?",
+    ).all(`${prefix}%`, limit) as Row[]).map((r) => String(r.id));
+  }
+
   /** Jobs, newest first, optionally by status and capability. */
   list(filter: { status?: JobStatus; capability?: string; limit: number }): JobRow[] {
     const where: string[] = [];

@@ -272,22 +272,32 @@ export class JobQueue {
   async capacity(
     capability: string,
     config: unknown,
-  ): Promise<{ installed: boolean; fits: boolean; reason: string | null }> {
+  ): Promise<{ installed: boolean; fits: boolean; never: boolean; reason: string | null }> {
     const descriptor = this.#o.runtime.get(capability);
     if (!descriptor) {
-      return { installed: false, fits: false, reason: `${capability} is not installed` };
+      return {
+        installed: false,
+        fits: false,
+        never: true,
+        reason: `${capability} is not installed`,
+      };
     }
     const configKey = this.#o.runtime.configKey(config ?? {});
     const [system] = await Promise.all([this.#o.probe.read(), this.#measureAll()]);
     const never = this.#neverReason(descriptor, configKey, system);
-    if (never) return { installed: true, fits: false, reason: never };
-    const decision = decide(this.#need(descriptor, configKey), this.#view(system));
+    if (never) return { installed: true, fits: false, never: true, reason: never };
     if (this.#waiting.length > 0) {
-      return { installed: true, fits: false, reason: `${this.#waiting.length} jobs wait here` };
+      return {
+        installed: true,
+        fits: false,
+        never: false,
+        reason: `${this.#waiting.length} jobs wait here`,
+      };
     }
+    const decision = decide(this.#need(descriptor, configKey), this.#view(system));
     return decision.kind === "admit" || decision.kind === "evict"
-      ? { installed: true, fits: true, reason: null }
-      : { installed: true, fits: false, reason: decision.reason };
+      ? { installed: true, fits: true, never: false, reason: null }
+      : { installed: true, fits: false, never: false, reason: decision.reason };
   }
 
   /** Jobs waiting here now. */

@@ -61,6 +61,11 @@ export class RemoteJobs {
     return { url, name: known?.name ?? url };
   }
 
+  /** Whether the mesh has another alive host. */
+  hasPeers(): boolean {
+    return this.#o.hosts().some((h) => !h.self && h.state === "alive");
+  }
+
   /**
    * The best alive peer for a job: one that has the capability and could
    * start it now (fewest queued jobs, then most free VRAM), else one that has
@@ -69,7 +74,7 @@ export class RemoteJobs {
   async choose(
     capability: string,
     config: unknown,
-  ): Promise<{ target?: JobTarget; answers: string[] }> {
+  ): Promise<{ target?: JobTarget; fits: boolean; answers: string[] }> {
     const peers = this.#o.hosts().filter((h) => !h.self && h.state === "alive");
     const answers: string[] = [];
     const found = await Promise.all(peers.map(async (peer) => {
@@ -92,6 +97,7 @@ export class RemoteJobs {
     const best = ranked[0];
     return {
       target: best ? { url: best.peer.url, name: best.peer.name } : undefined,
+      fits: best?.capacity.fits ?? false,
       answers: answers.sort(),
     };
   }
