@@ -653,7 +653,11 @@ export class JobQueue {
         };
         const resident = applyAdmission(view, need, decision, placeholder);
         running++;
-        this.onAdmit?.(view, decision.adds);
+        try {
+          this.onAdmit?.(view, decision.adds);
+        } catch (error) {
+          this.#o.log?.(`roam: job queue onAdmit hook failed: ${(error as Error).message}`);
+        }
         this.#launch(live, decision.reuse, resident, decision.adds);
       } else if (decision.kind === "never") {
         this.#dequeue(live);

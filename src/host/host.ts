@@ -440,13 +440,13 @@ export async function startHost(
       await relayHub.close();
       events.append("host.stopped", { reason }, id);
       for (const socket of sockets) socket.close(1001, "host shutting down");
+      await jobQueue.close(); // jobs: running calls cancelled (their callers told), queued jobs kept
       const draining = await listeners.close(config.shutdownGraceMs);
       if (draining) {
         log(
           `roam: connections still open after ${config.shutdownGraceMs} ms; stopping without them`,
         );
       }
-      await jobQueue.close(); // jobs: running calls cancelled, queued jobs kept for the next start
       services.close();
       mobility.stop();
       await agents.stop();
