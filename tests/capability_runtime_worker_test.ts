@@ -238,6 +238,17 @@ Deno.test("a worker gets the host's environment without roam's secrets, plus its
   }
 });
 
+Deno.test("reconfigure gives a running instance a new config in place", async () => {
+  await using t = await runtimeWith("echo-py");
+  const instance = await t.runtime.instance("echo-py", { prefix: "a" });
+  await t.runtime.reconfigure(instance.id, { prefix: "b" });
+  assert.equal(instance.configKey, t.runtime.configKey({ prefix: "b" }));
+  assert.equal(((await instance.execute("echo", 0)) as { prefix: string }).prefix, "b");
+  assert.equal(await t.runtime.instance("echo-py", { prefix: "b" }), instance);
+  await assert.rejects(t.runtime.reconfigure(instance.id, { prefix: 2 }), /must be of type string/);
+  await assert.rejects(t.runtime.reconfigure("nope", {}), /no running instance/);
+});
+
 Deno.test("a deno worker gets only the permissions its manifest grants", async () => {
   await using t = await runtimeWith("echo-deno");
   const instance = await t.runtime.instance("echo-deno", {});

@@ -73,8 +73,7 @@ export class WorkerInstance implements CapabilityInstance {
   readonly id: string;
   /** Capability name. */
   readonly capability: string;
-  /** Hash of its config. */
-  readonly configKey: string;
+  #configKey: string;
   /** When it became ready (ms since epoch). */
   readonly startedAt: number;
   /** Methods the worker says it has. */
@@ -107,7 +106,7 @@ export class WorkerInstance implements CapabilityInstance {
   ) {
     this.id = init.id;
     this.capability = options.manifest.name;
-    this.configKey = options.configKey;
+    this.#configKey = options.configKey;
     this.#process = init.process;
     this.#client = init.client;
     this.#log = init.log;
@@ -243,6 +242,40 @@ export class WorkerInstance implements CapabilityInstance {
         context,
       );
       throw await fail(roam);
+    }
+  }
+
+  /** Hash of the config it runs with now. */
+  get configKey(): string {
+    return this.#configKey;
+  }
+
+  /**
+   * Give the worker a new config without a restart (`POST /reconfigure`);
+   * `configKey` is its hash. Refused while calls run on it.
+   */
+  async reconfigure(config: unknown, configKey: string): Promise<void> {
+    const context = { capability: this.capability, instanceId: this.id, method: "reconfigure" };
+    if (!this.alive || this.#active > 0) {
+      throw new RoamError(
+        "conflict",
+        `instance ${this.id} of ${this.capability} is ${
+          this.alive ? "busy" : "gone"
+        }; reconfigure it when it is idle`,
+        { ...context, category: "transient" },
+      );
+    }
+    this.#active++;
+    try {
+      await this.#client.json("POST", "/reconfigure", OkSchema, {
+        body: { config: config ?? {} },
+        timeoutMs: this.#options.timings.initTimeoutMs,
+        context,
+      });
+      this.#configKey = configKey;
+      this.#log.write("roam", `reconfigured (config ${configKey})`);
+    } finally {
+      this.#end();
     }
   }
 

@@ -129,6 +129,27 @@ export class CapabilityHost implements CapabilityRuntime {
     };
   }
 
+  /**
+   * Give a running instance a new config in place (its worker's
+   * `/reconfigure`), checked against the capability's schema first.
+   */
+  async reconfigure(instanceId: string, config: unknown): Promise<WorkerInstance> {
+    const instance = this.#instances.get(instanceId);
+    if (!instance) {
+      throw new RoamError(
+        "not_found",
+        `no running instance ${instanceId}; see 'roam cap instances'`,
+        {
+          instanceId,
+        },
+      );
+    }
+    const manifest = this.catalog.get(instance.capability)?.manifest;
+    checkConfig(instance.capability, manifest?.config, config ?? {});
+    await instance.reconfigure(config ?? {}, this.configKey(config ?? {}));
+    return instance;
+  }
+
   /** Stop every instance of `name` and uninstall it (a cached environment stays for reuse). */
   async remove(name: string): Promise<{ removed: boolean; stopped: string[] }> {
     const stopped = await this.stop(name, "the capability was removed");
