@@ -152,6 +152,24 @@ Deno.test("a worker that exits during a call is reported as crashed with its exi
   assert.match(error.message, /roam cap logs echo-py/);
 });
 
+Deno.test("a worker that fails to initialize is not left running, and the error quotes its output", async () => {
+  await using t = await runtimeWith("echo-py");
+  for (const [mode, category] of [["error", "fatal"], ["exit", "fatal"]] as const) {
+    const error = await rejection(t.runtime.instance("echo-py", { failInit: mode }));
+    assert.equal(error.data.category, category, error.message);
+    assert.match(error.message, /as asked/);
+    const pids = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).map((e) => {
+      try {
+        return Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      } catch {
+        return "";
+      }
+    }).filter((cmd) => cmd.includes(t.dataDir));
+    assert.deepEqual(pids, [], `no process of this runtime is left after '${mode}'`);
+  }
+  assert.equal(t.runtime.instances().length, 0);
+});
+
 Deno.test("stop kills the whole process group, grandchildren included", async () => {
   await using t = await runtimeWith("echo-py");
   const instance = await t.runtime.instance("echo-py", { grandchild: true });

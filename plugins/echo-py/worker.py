@@ -21,6 +21,12 @@ class Echo(Capability):
     config_schema = {"type": "object", "properties": {"prefix": {"type": "string"}}}
 
     def initialize(self, config):
+        if config.get("failInit") == "error":
+            print("echo-py: failing initialize, as asked", flush=True)
+            raise FatalError("initialize failed, as asked")
+        if config.get("failInit") == "exit":
+            print("echo-py: exiting during initialize, as asked", flush=True)
+            os._exit(4)
         self.prefix = config.get("prefix", "")
         self.children = []
         if config.get("grandchild"):

@@ -236,11 +236,22 @@ export class WorkerInstance implements CapabilityInstance {
       );
     } catch (error) {
       client?.close();
-      const roam = error instanceof RoamError ? error : capabilityError(
-        process.exit ? "fatal" : "transient",
-        `the worker of ${name} did not start: ${(error as Error).message}`,
-        context,
-      );
+      // A broken connection is often the worker dying: give its exit a moment to show.
+      if (!(error instanceof RoamError)) await exitWithin(process.status, 500);
+      const exit = process.exit;
+      const roam = error instanceof RoamError ? error : exit
+        ? capabilityError(
+          "fatal",
+          `the worker of ${name} exited (code ${exit.code}${
+            exit.signal ? `, ${exit.signal}` : ""
+          }) while it started; see 'roam cap logs ${name}'`,
+          { ...context, exitCode: exit.code, signal: exit.signal },
+        )
+        : capabilityError(
+          "transient",
+          `the worker of ${name} did not start: ${(error as Error).message}`,
+          context,
+        );
       throw await fail(roam);
     }
   }

@@ -122,6 +122,12 @@ export class GroupProcess {
     this.signal("SIGKILL");
     const status = await this.status;
     this.release();
+    // Members that are not our children (the watchdog, grandchildren) die
+    // asynchronously: wait, briefly, until the group is empty.
+    const end = Date.now() + 2_000;
+    while (liveMembers(this.pid) > 0 && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     return status;
   }
 
@@ -131,6 +137,26 @@ export class GroupProcess {
     this.#released = true;
     this.#child.stdin.close().catch(() => {});
   }
+}
+
+/** How many processes of group `pgid` still run (zombies do not count). */
+function liveMembers(pgid: number): number {
+  let count = 0;
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (Number(fields[2]) === pgid && fields[0] !== "Z") count++;
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc: nothing to wait for
+  }
+  return count;
 }
 
 /** Resolve when `status` settles or `ms` passes, whichever is first. */
