@@ -85,25 +85,64 @@ export interface Profile {
 }
 
 type Row = Record<string, SQLInputValue>;
+type Statement = ReturnType<DatabaseSync["prepare"]>;
 
 /** Jobs, their journal and learned peaks, in the host database. */
 export class JobStore {
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, Statement>();
+  #seq: number | undefined;
+  #inTransaction = false;
 
   /** Use the host database (migration `capabilities` applied). */
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
+  /** A prepared statement, compiled once per SQL text. */
+  #sql(text: string): Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Run `fn` in one transaction (fewer commits, a smaller write-ahead log);
+   * inside another one it simply runs.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#inTransaction) return fn();
+    this.#sql("BEGIN").run();
+    this.#inTransaction = true;
+    try {
+      const value = fn();
+      this.#sql("COMMIT").run();
+      return value;
+    } catch (error) {
+      try {
+        this.#sql("ROLLBACK").run();
+      } catch { /* the database is closed or the transaction already ended */ }
+      throw error;
+    } finally {
+      this.#inTransaction = false;
+    }
+  }
+
   /** The next submission sequence number (FIFO order within a priority, across restarts). */
   nextSeq(): number {
-    const row = this.#db.prepare("SELECT MAX(seq) AS s FROM capability_jobs").get() as Row;
-    return Number(row?.s ?? 0) + 1;
+    if (this.#seq === undefined) {
+      const row = this.#sql("SELECT MAX(seq) AS s FROM capability_jobs").get() as Row;
+      this.#seq = Number(row?.s ?? 0);
+    }
+    return ++this.#seq;
   }
 
   /** Store a new job. */
   insert(job: JobRow): void {
-    this.#db.prepare(
+    this.#sql(
       `INSERT INTO capability_jobs (id, seq, capability, method, args, config, config_key, priority,
         timeout_ms, status, attempts, instance_id, result, error, remote, submitted_by, created_at,
         started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -132,7 +171,7 @@ export class JobStore {
 
   /** Write a job's changing fields. */
   update(job: JobRow): void {
-    this.#db.prepare(
+    this.#sql(
       `UPDATE capability_jobs SET status = ?, attempts = ?, instance_id = ?, result = ?, error = ?,
         remote = ?, started_at = ?, ended_at = ? WHERE id = ?`,
     ).run(
@@ -150,7 +189,7 @@ export class JobStore {
 
   /** One job, or undefined. */
   get(id: string): JobRow | undefined {
-    const row = this.#db.prepare("SELECT * FROM capability_jobs WHERE id = ?").get(id) as
+    const row = this.#sql("SELECT * FROM capability_jobs WHERE id = ?").get(id) as
       | Row
       | undefined;
     return row ? toJob(row) : undefined;
@@ -159,7 +198,7 @@ export class JobStore {
   /** Ids of jobs that start with `prefix` (letters, digits and '-' only), at most `limit`. */
   idsStartingWith(prefix: string, limit = 2): string[] {
     if (!/^[A-Za-z0-9-]+$/.test(prefix)) return [];
-    return (this.#db.prepare(
+    return (this.#sql(
       "SELECT id FROM capability_jobs WHERE id LIKE ? ORDER BY seq DESC LIMIT ?",
     ).all(`${prefix}%`, limit) as Row[]).map((r) => String(r.id));
   }
@@ -179,26 +218,26 @@ export class JobStore {
     const sql = `SELECT * FROM capability_jobs ${
       where.length ? `WHERE ${where.join(" AND ")}` : ""
     } ORDER BY seq DESC LIMIT ?`;
-    return (this.#db.prepare(sql).all(...params, filter.limit) as Row[]).map(toJob);
+    return (this.#sql(sql).all(...params, filter.limit) as Row[]).map(toJob);
   }
 
   /** Jobs not finished, in queue order (priority, then submission). */
   unfinished(): JobRow[] {
-    return (this.#db.prepare(
+    return (this.#sql(
       "SELECT * FROM capability_jobs WHERE status IN ('queued', 'running') ORDER BY priority DESC, seq",
     ).all() as Row[]).map(toJob);
   }
 
   /** Append to a job's journal. */
   journal(jobId: string, event: string, attempt: number, data: Record<string, unknown> = {}): void {
-    this.#db.prepare(
+    this.#sql(
       "INSERT INTO capability_job_journal (job_id, ts, event, attempt, data) VALUES (?, ?, ?, ?, ?)",
     ).run(jobId, Date.now(), event, attempt, JSON.stringify(data));
   }
 
   /** A job's journal, oldest first. */
   entries(jobId: string, limit = 1000): JournalEntry[] {
-    return (this.#db.prepare(
+    return (this.#sql(
       "SELECT seq, ts, event, attempt, data FROM capability_job_journal WHERE job_id = ? ORDER BY seq LIMIT ?",
     ).all(jobId, limit) as Row[]).map((r) => ({
       seq: Number(r.seq),
@@ -211,23 +250,23 @@ export class JobStore {
 
   /** Drop the oldest finished jobs (and their journal) beyond `keep`. Returns how many went. */
   prune(keep: number): number {
-    const cutoff = this.#db.prepare(
+    const cutoff = this.#sql(
       `SELECT seq FROM capability_jobs WHERE status IN ('succeeded', 'failed', 'cancelled')
         ORDER BY seq DESC LIMIT 1 OFFSET ?`,
     ).get(keep) as Row | undefined;
     if (!cutoff) return 0;
     const finished = "status IN ('succeeded', 'failed', 'cancelled') AND seq <= ?";
-    this.#db.prepare(
+    this.#sql(
       `DELETE FROM capability_job_journal WHERE job_id IN (SELECT id FROM capability_jobs WHERE ${finished})`,
     ).run(cutoff.seq);
     return Number(
-      this.#db.prepare(`DELETE FROM capability_jobs WHERE ${finished}`).run(cutoff.seq).changes,
+      this.#sql(`DELETE FROM capability_jobs WHERE ${finished}`).run(cutoff.seq).changes,
     );
   }
 
   /** The learned peak of (capability, config), or undefined before its first successful run. */
   profile(capability: string, configKey: string): Profile | undefined {
-    const row = this.#db.prepare(
+    const row = this.#sql(
       "SELECT peak_ram_mb, peak_vram_mb, samples FROM capability_profiles WHERE capability = ? AND config_key = ?",
     ).get(capability, configKey) as Row | undefined;
     return row
@@ -239,9 +278,19 @@ export class JobStore {
       : undefined;
   }
 
-  /** Raise the learned peak of (capability, config) to what a successful run used. */
+  /**
+   * Raise the learned peak of (capability, config) to what a successful run
+   * used; written only when it is new or higher (`samples` counts the runs
+   * that set it).
+   */
   learn(capability: string, configKey: string, peakRamMb: number, peakVramMb: number): Profile {
-    this.#db.prepare(
+    const known = this.profile(capability, configKey);
+    if (
+      known && Math.ceil(peakRamMb) <= known.peakRamMb && Math.ceil(peakVramMb) <= known.peakVramMb
+    ) {
+      return known;
+    }
+    this.#sql(
       `INSERT INTO capability_profiles (capability, config_key, peak_ram_mb, peak_vram_mb, samples, updated_at)
         VALUES (?, ?, ?, ?, 1, ?)
         ON CONFLICT (capability, config_key) DO UPDATE SET

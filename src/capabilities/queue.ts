@@ -246,19 +246,21 @@ export class JobQueue {
       startedAt: null,
       endedAt: null,
     };
-    this.store.insert(row);
-    this.store.journal(row.id, "submitted", 0, {
-      capability: row.capability,
-      method: row.method,
-      priority: row.priority,
-      configKey,
-      by: row.submittedBy,
+    this.store.transaction(() => {
+      this.store.insert(row);
+      this.store.journal(row.id, "submitted", 0, {
+        capability: row.capability,
+        method: row.method,
+        priority: row.priority,
+        configKey,
+        by: row.submittedBy,
+      });
+      this.#o.events?.append("job.submitted", {
+        capability: row.capability,
+        method: row.method,
+        priority: row.priority,
+      }, row.id);
     });
-    this.#o.events?.append("job.submitted", {
-      capability: row.capability,
-      method: row.method,
-      priority: row.priority,
-    }, row.id);
     const live = this.#track(row);
     const onProgress = request.onProgress;
     if (onProgress) live.listeners.add((progress) => onProgress(progress, row.id));
@@ -702,11 +704,13 @@ export class JobQueue {
     row.attempts++;
     row.startedAt ??= Date.now();
     row.error = null;
-    this.store.update(row);
-    this.store.journal(row.id, "admitted", row.attempts, {
-      instance: reuse ?? "new",
-      gpu: resident.gpu,
-      reservedMb: adds,
+    this.store.transaction(() => {
+      this.store.update(row);
+      this.store.journal(row.id, "admitted", row.attempts, {
+        instance: reuse ?? "new",
+        gpu: resident.gpu,
+        reservedMb: adds,
+      });
     });
     if (reuse) this.#count(reuse, +1);
     else this.#starting.set(resident.id, resident);
@@ -734,9 +738,11 @@ export class JobQueue {
         this.#count(counted, +1);
       }
       row.instanceId = instance.id;
-      this.store.update(row);
-      this.store.journal(row.id, "attempt_started", attempt, { instance: instance.id });
-      this.#o.events?.append("job.started", { attempt, instance: instance.id }, row.id);
+      const instanceId = instance.id;
+      this.store.transaction(() => {
+        this.store.update(row);
+        this.store.journal(row.id, "attempt_started", attempt, { instance: instanceId });
+      });
       live.abort.signal.throwIfAborted();
       const result = await instance.execute(row.method, row.args, {
         signal: live.abort.signal,
@@ -759,8 +765,10 @@ export class JobQueue {
         );
       }
       const ms = Math.round(performance.now() - began);
-      this.store.journal(row.id, "attempt_ended", attempt, { outcome: "succeeded", ms });
-      this.#finish(live, "succeeded", { result: result ?? null });
+      this.store.transaction(() => {
+        this.store.journal(row.id, "attempt_ended", attempt, { outcome: "succeeded", ms });
+        this.#finish(live, "succeeded", { result: result ?? null });
+      });
       await this.#measure(instance, true);
     } catch (thrown) {
       if (!reuse) this.#starting.delete(resident.id);
