@@ -96,7 +96,7 @@ Deno.test("eviction picks idle instances least recently used first, never busy o
   assert.equal(tooBig.kind, "wait");
   assert.match(
     tooBig.kind === "wait" ? tooBig.reason : "",
-    /^waiting for 10000 MB VRAM on GPU 0: 3000 MB free, 3000 held by busy \(running 1 call\), 3000 held by old \(idle\), 3000 held by new \(idle\)$/,
+    /^waiting for 10000 MB VRAM on GPU 0: 3000 MB free, 3000 held by old \(idle\), 3000 held by new \(idle\), 3000 held by busy \(running 1 call\)$/,
   );
 });
 
