@@ -266,3 +266,43 @@ Deno.test("a measured peak replaces the declared one: a job that declared too mu
   const profile = t.queue.store.profile("light", "{}");
   assert.deepEqual(profile, { peakRamMb: 0, peakVramMb: 2_000, samples: 1 });
 });
+
+Deno.test("on two GPUs, two models that cannot share a card run at once, one on each, and the runtime is told which", async () => {
+  const hold = gate();
+  const db = openStore({ path: ":memory:" });
+  const runtime = new FakeRuntime(["a", "b"].map((name) => ({
+    name,
+    resources: { gpu: true, vramMb: 10_000 },
+    handler: () => hold.promise,
+  })));
+  const probe = new FakeProbe();
+  probe.compute = () => ({
+    ramTotalMb: 0,
+    ramAvailableMb: 0,
+    gpus: [0, 1].map((index) => ({ index, name: "Fake GPU", totalMb: 16_000, usedMb: 0 })),
+  });
+  const queue = new JobQueue({ db, runtime, probe, limits: { idleMs: 3_600_000 } });
+  queue.start();
+  try {
+    const jobs = [
+      await queue.submit({ capability: "a", method: "x" }),
+      await queue.submit({ capability: "b", method: "x" }),
+    ];
+    await within(
+      5_000,
+      "both running",
+      (async () => {
+        while (jobs.some((j) => queue.view(j.id)!.status !== "running")) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })(),
+    );
+    assert.deepEqual([...runtime.gpusAsked].sort(), [0, 1]);
+    hold.open();
+    for (const j of jobs) assert.equal((await queue.wait(j.id, 5_000)).status, "succeeded");
+  } finally {
+    await queue.close();
+    await runtime.close();
+    db.close();
+  }
+});
