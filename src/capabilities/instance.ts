@@ -53,8 +53,8 @@ export interface InstanceOptions {
   timings: InstanceTimings;
   /** Called once when the process is gone: `expected` false for a death. */
   onExit: (instance: WorkerInstance, status: Deno.CommandStatus, expected: boolean) => void;
-  /** Called with the pid once it is known (for the orphan registry). */
-  onSpawn?: (pid: number) => void;
+  /** Called with the pid and instance id once the process runs (for the orphan registry). */
+  onSpawn?: (pid: number, instanceId: string) => void;
   /** Aborting stops a start in progress. */
   signal?: AbortSignal;
   /** The GPU index it is given (CUDA_VISIBLE_DEVICES), when the queue chose one. */
@@ -162,7 +162,7 @@ export class WorkerInstance implements CapabilityInstance {
       log.close();
       throw error;
     }
-    options.onSpawn?.(process.pid);
+    options.onSpawn?.(process.pid, id);
     log.write(
       "roam",
       `started pid ${process.pid}: ${options.launch.command} ${options.launch.args.join(" ")}`,

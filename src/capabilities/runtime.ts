@@ -319,7 +319,7 @@ export class CapabilityHost implements CapabilityRuntime {
       timings: this.#timings,
       signal,
       gpu,
-      onSpawn: (pid) => this.#registry?.add(pid, manifest.name, ""),
+      onSpawn: (pid, instanceId) => this.#registry?.add(pid, manifest.name, instanceId),
       onExit: (gone, status, expected) => {
         this.#instances.delete(gone.id);
         this.#registry?.remove(gone.pid);
