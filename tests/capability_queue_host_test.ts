@@ -162,6 +162,11 @@ Deno.test("roam cap call and roam jobs: submit, ls, get, wait, cancel", async ()
   const waited = await roam([...dir, "--json", "jobs", "wait", queuedId, "--timeout", "10s"]);
   assert.equal(waited.code, 0, waited.stderr);
   assert.deepEqual(JSON.parse(waited.stdout).result, [2]);
+  const resources = await roam([...dir, "jobs", "resources"]);
+  assert.equal(resources.code, 0, resources.stderr);
+  assert.match(resources.stdout, /^POOL\s+TOTAL\s+OUTSIDE ROAM/);
+  assert.match(resources.stdout, /\nRAM\s+32000 MB\s+\d+ MB\s+512 MB/);
+  assert.match(resources.stdout, /echo-\d+\s+(busy|idle)\s+\d\/1/);
   const missing = await roam([...dir, "jobs", "get", "nope"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^roam: no job nope/);

@@ -156,6 +156,43 @@ export const jobCapacity = defineMethod({
   timeoutMs: 10_000,
 });
 
+/** `job.resources`: what the queue admits against. */
+export const jobResources = defineMethod({
+  name: "job.resources",
+  summary:
+    "What the job queue admits against now: RAM and each GPU (size, use outside roam, budget, committed, free, MB) and every instance with its use and peaks.",
+  params: z.object({}).strict(),
+  result: z.object({
+    pools: z.array(z.object({
+      key: z.string(),
+      label: z.string(),
+      totalMb: z.number(),
+      usedMb: z.number(),
+      reserveMb: z.number(),
+      outsideMb: z.number().describe("in use by processes outside roam"),
+      budgetMb: z.number().describe("what roam may use: total - reserve - outside"),
+      committedMb: z.number().describe("held or reserved by roam's instances"),
+      freeMb: z.number(),
+    })),
+    instances: z.array(z.object({
+      id: z.string(),
+      capability: z.string(),
+      configKey: z.string(),
+      gpu: z.string().nullable(),
+      state: z.enum(["starting", "busy", "idle", "stopping"]),
+      active: z.number().int(),
+      concurrency: z.number().int(),
+      ramMb: z.number(),
+      vramMb: z.number(),
+      peakRamMb: z.number(),
+      peakVramMb: z.number(),
+      idleMs: z.number(),
+    })),
+    queued: z.number().int(),
+    running: z.number().int(),
+  }),
+});
+
 /** `capability.call`: submit and wait, in one step. */
 export const capabilityCall = defineMethod({
   name: "capability.call",

@@ -70,6 +70,7 @@ import {
   jobCapacity,
   jobGet,
   jobList,
+  jobResources,
   jobSubmit,
   jobWait,
 } from "./jobs.ts";
@@ -81,6 +82,7 @@ export {
   JobErrorSchema,
   jobGet,
   jobList,
+  jobResources,
   JobSchema,
   jobSubmit,
   jobWait,
@@ -209,6 +211,7 @@ export type Api = {
   "job.cancel": typeof jobCancel; // jobs (queue)
   "job.list": typeof jobList; // jobs (queue)
   "job.capacity": typeof jobCapacity; // jobs (queue)
+  "job.resources": typeof jobResources; // jobs (queue)
   "capability.call": typeof capabilityCall; // jobs (queue)
 };
 
@@ -266,6 +269,7 @@ export const API: Api = {
   "job.cancel": jobCancel, // jobs (queue)
   "job.list": jobList, // jobs (queue)
   "job.capacity": jobCapacity, // jobs (queue)
+  "job.resources": jobResources, // jobs (queue)
   "capability.call": capabilityCall, // jobs (queue)
 };
 

@@ -14,6 +14,7 @@ export {
   type LocalSubmit,
   MAX_ATTEMPTS,
   type QueueLimits,
+  type QueueResources,
 } from "./queue.ts";
 export { type CallOptions as JobCallOptions, Jobs, type SubmitParams } from "./jobs_service.ts";
 export { agentCapabilityCalls, jobMethods } from "./jobs_methods.ts";

@@ -5,6 +5,7 @@ import {
   jobCapacity,
   jobGet,
   jobList,
+  jobResources,
   jobSubmit,
   jobWait,
 } from "../api/jobs.ts";
@@ -21,6 +22,7 @@ export function jobMethods(jobs: Jobs): MethodImpl[] {
     implement(jobCancel, (p, ctx) => jobs.cancel(p.id, ctx.subject)),
     implement(jobList, (p) => ({ jobs: jobs.list(p) })),
     implement(jobCapacity, (p) => jobs.capacity(p.capability, p.config)),
+    implement(jobResources, () => jobs.queue.resources()),
     implement(capabilityCall, (p, ctx) => {
       const session = ctx.session;
       return jobs.call(p, {

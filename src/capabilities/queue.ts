@@ -15,6 +15,7 @@ import {
   type AdmissionView,
   applyAdmission,
   decide,
+  ledger,
   type Need,
   type Pool,
   type Resident,
@@ -104,6 +105,41 @@ export interface JobView {
   result?: unknown;
   error: JobError | null;
   progress: CallProgress | null;
+}
+
+/** What {@linkcode JobQueue.resources} reports. */
+export interface QueueResources {
+  /** RAM, then each GPU: size, use, use outside roam, roam's budget, what is committed, what is free (MB). */
+  pools: {
+    key: string;
+    label: string;
+    totalMb: number;
+    usedMb: number;
+    reserveMb: number;
+    outsideMb: number;
+    budgetMb: number;
+    committedMb: number;
+    freeMb: number;
+  }[];
+  /** Every instance (and every one starting) with its use and peaks (MB). */
+  instances: {
+    id: string;
+    capability: string;
+    configKey: string;
+    gpu: string | null;
+    state: "starting" | "busy" | "idle" | "stopping";
+    active: number;
+    concurrency: number;
+    ramMb: number;
+    vramMb: number;
+    peakRamMb: number;
+    peakVramMb: number;
+    idleMs: number;
+  }[];
+  /** Jobs waiting. */
+  queued: number;
+  /** Jobs running. */
+  running: number;
 }
 
 /** Options for {@linkcode JobQueue}. */
@@ -404,6 +440,43 @@ export class JobQueue {
       clearTimeout(timer);
     }
     return this.view(id)!;
+  }
+
+  /** What the queue admits against now: each pool's ledger, each instance, and the job counts. */
+  async resources(): Promise<QueueResources> {
+    const view = await this.snapshot();
+    return {
+      pools: view.pools.map((pool) => {
+        const { budget, committed, outside, free } = ledger(view, pool);
+        return {
+          key: pool.key,
+          label: pool.label,
+          totalMb: pool.totalMb,
+          usedMb: pool.usedMb,
+          reserveMb: pool.reserveMb,
+          outsideMb: outside,
+          budgetMb: budget,
+          committedMb: committed,
+          freeMb: free,
+        };
+      }),
+      instances: view.residents.map((r) => ({
+        id: r.id,
+        capability: r.capability,
+        configKey: r.configKey,
+        gpu: r.gpu,
+        state: r.evicting ? "stopping" : r.starting ? "starting" : r.active > 0 ? "busy" : "idle",
+        active: r.active,
+        concurrency: r.concurrency,
+        ramMb: r.ramMb,
+        vramMb: r.vramMb,
+        peakRamMb: r.peakRamMb,
+        peakVramMb: r.peakVramMb,
+        idleMs: r.active > 0 || r.starting ? 0 : Math.max(0, Date.now() - r.lastUsedAt),
+      })),
+      queued: this.#waiting.length,
+      running: this.#live.size - this.#waiting.length,
+    };
   }
 
   /** The admission view now (what instances hold, what the machine has). */

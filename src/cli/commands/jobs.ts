@@ -131,7 +131,8 @@ Examples:
   roam jobs ls --status queued
   roam jobs get JOB --journal
   roam jobs wait JOB --timeout 5m
-  roam jobs cancel JOB`,
+  roam jobs cancel JOB
+  roam jobs resources`,
     );
 
   jobs.command("ls")
@@ -211,6 +212,38 @@ Examples:
       const job = await mesh.job.cancel({ id });
       if (ctx.global().json) return printJson(ctx, job);
       ctx.io.out(line(job));
+    });
+
+  jobs.command("resources")
+    .description(
+      "what the queue admits against: RAM and each GPU (budget, committed, free) and every instance",
+    )
+    .action(async () => {
+      const mesh = await client(ctx);
+      const r = await mesh.job.resources();
+      if (ctx.global().json) return printJson(ctx, r);
+      const mb = (n: number) => `${Math.round(n)} MB`;
+      ctx.io.out(formatTable(r.pools, [
+        { header: "POOL", value: (p) => p.label },
+        { header: "TOTAL", value: (p) => p.totalMb ? mb(p.totalMb) : "unknown" },
+        { header: "OUTSIDE ROAM", value: (p) => mb(p.outsideMb) },
+        { header: "RESERVE", value: (p) => mb(p.reserveMb) },
+        { header: "COMMITTED", value: (p) => mb(p.committedMb) },
+        { header: "FREE", value: (p) => p.totalMb ? mb(p.freeMb) : "-" },
+      ]));
+      ctx.io.out("");
+      if (r.instances.length === 0) ctx.io.out("no instances");
+      else {
+        ctx.io.out(formatTable(r.instances, [
+          { header: "INSTANCE", value: (i) => i.id },
+          { header: "STATE", value: (i) => i.state },
+          { header: "CALLS", value: (i) => `${i.active}/${i.concurrency}` },
+          { header: "GPU", value: (i) => i.gpu ?? "-" },
+          { header: "RAM", value: (i) => `${mb(i.ramMb)} (peak ${mb(i.peakRamMb)})` },
+          { header: "VRAM", value: (i) => `${mb(i.vramMb)} (peak ${mb(i.peakVramMb)})` },
+        ]));
+      }
+      ctx.io.out(`\n${r.running} jobs running, ${r.queued} queued`);
     });
 
   jobOptions(
