@@ -170,6 +170,45 @@ Deno.test("a worker that fails to initialize is not left running, and the error 
   assert.equal(t.runtime.instances().length, 0);
 });
 
+Deno.test("a slow initialize runs past the stall limit while the worker answers; a wedged one is stopped", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "roam-caps-" });
+  const runtime = new CapabilityHost({ dataDir, timings: { initStallMs: 300, stopGraceMs: 500 } });
+  try {
+    await runtime.add(`${PLUGINS}echo-py`);
+    const slow = await runtime.instance("echo-py", { initSleepMs: 1_200 });
+    assert.ok(await slow.execute("echo", {}));
+    await slow.stop("test");
+    // Wedged: the worker is frozen (SIGSTOP) in the middle of its initialize.
+    const start = runtime.instance("echo-py", { initSleepMs: 60_000 });
+    const logged = async () =>
+      (await runtime.diagnostics.read("echo-py", { lines: 50 }))[0]?.lines.join("\n") ?? "";
+    let pid = 0;
+    await within(
+      10_000,
+      "the second worker to begin initializing",
+      (async () => {
+        for (;;) {
+          const text = await logged();
+          const match = /started pid (\d+)/.exec(text);
+          if (match && Number(match[1]) !== slow.pid && text.includes("initializing slowly")) {
+            pid = Number(match[1]);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(),
+    );
+    Deno.kill(pid, "SIGSTOP");
+    const error = await within(5_000, "the stall to be noticed", rejection(start));
+    assert.equal(error.code, "timeout");
+    assert.match(error.message, /did not answer \/health for 300 ms/);
+    assert.ok(!alive(pid), "the wedged worker is gone");
+  } finally {
+    await runtime.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
 Deno.test("stop kills the whole process group, grandchildren included", async () => {
   await using t = await runtimeWith("echo-py");
   const instance = await t.runtime.instance("echo-py", { grandchild: true });

@@ -27,6 +27,10 @@ class Echo(Capability):
         if config.get("failInit") == "exit":
             print("echo-py: exiting during initialize, as asked", flush=True)
             os._exit(4)
+        if config.get("initSleepMs"):
+            # A slow load (a model read from disk) that stays responsive.
+            print("echo-py: initializing slowly", flush=True)
+            time.sleep(config["initSleepMs"] / 1000)
         self.prefix = config.get("prefix", "")
         self.children = []
         if config.get("grandchild"):

@@ -23,8 +23,14 @@ import { exitWithin, GroupProcess } from "./worker_process.ts";
 export interface InstanceTimings {
   /** Most milliseconds from spawn until the worker prints its port. */
   startTimeoutMs: number;
-  /** Most milliseconds `/initialize` may take. */
+  /** Most milliseconds `/initialize` may take in all (a cap for a load that never ends). */
   initTimeoutMs: number;
+  /**
+   * Most milliseconds the worker may leave `GET /health` unanswered while
+   * it initializes: a slow load that stays responsive is never cut off
+   * before `initTimeoutMs`, a wedged one is stopped after this.
+   */
+  initStallMs: number;
   /** How long a stop waits after the shutdown call, and again after SIGTERM. */
   stopGraceMs: number;
   /** How long a cancelled call may take to end before its instance is stopped. */
@@ -223,11 +229,16 @@ export class WorkerInstance implements CapabilityInstance {
           context,
         );
       }
-      await client.json("POST", "/initialize", OkSchema, {
-        body: { config: options.config ?? {} },
-        timeoutMs: timings.initTimeoutMs,
-        context: { ...context, method: "initialize" },
-      });
+      await whileAnswering(
+        client.json("POST", "/initialize", OkSchema, {
+          body: { config: options.config ?? {} },
+          timeoutMs: timings.initTimeoutMs,
+          context: { ...context, method: "initialize" },
+        }),
+        client,
+        timings.initStallMs,
+        context,
+      );
       const startMs = performance.now() - began;
       log.write("roam", `ready in ${Math.round(startMs)} ms; methods: ${info.methods.join(", ")}`);
       return new WorkerInstance(
@@ -553,6 +564,49 @@ export class WorkerInstance implements CapabilityInstance {
     await exitWithin(this.#process.drained, 1_000);
     this.#log.close();
     this.#options.onExit(this, status, expected);
+  }
+}
+
+const HealthSchema = z.object({ status: z.literal("ok") });
+
+/**
+ * Await `work` while asking the worker `GET /health` every second; fail as
+ * stalled (`timeout`, transient) when it has not answered for `stallMs`.
+ * Liveness, not a stopwatch: a long initialize in a responsive worker runs on.
+ */
+async function whileAnswering<T>(
+  work: Promise<T>,
+  client: WorkerClient,
+  stallMs: number,
+  context: Record<string, unknown>,
+): Promise<T> {
+  let lastAnswer = Date.now();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let probing = false;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      if (Date.now() - lastAnswer > stallMs) {
+        reject(capabilityError(
+          "transient",
+          `the worker of ${context.capability} did not answer /health for ${stallMs} ms while it initialized and was stopped as stalled`,
+          { ...context, stallMs },
+          "timeout",
+        ));
+        return;
+      }
+      if (probing) return;
+      probing = true;
+      client.json("GET", "/health", HealthSchema, { timeoutMs: stallMs, context })
+        .then(() => lastAnswer = Date.now(), () => {})
+        .finally(() => probing = false);
+    }, Math.max(10, Math.min(1_000, stallMs / 4)));
+  });
+  try {
+    return await Promise.race([work, stalled]);
+  } finally {
+    clearInterval(timer);
+    // The race's loser must not surface as an unhandled rejection.
+    work.catch(() => {});
   }
 }
 

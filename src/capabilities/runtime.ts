@@ -37,7 +37,8 @@ export interface CapabilityHostOptions {
 /** The default timings of an instance. */
 export const DEFAULT_TIMINGS: InstanceTimings = {
   startTimeoutMs: 120_000,
-  initTimeoutMs: 600_000,
+  initTimeoutMs: 3_600_000,
+  initStallMs: 120_000,
   stopGraceMs: 3_000,
   cancelGraceMs: 3_000,
 };

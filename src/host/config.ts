@@ -47,15 +47,18 @@ export const CapabilitiesConfigSchema = z.object({
   timings: z.object({
     /** Spawn until the worker prints its port. */
     startTimeoutMs: z.number().int().min(100).default(120_000),
-    /** Longest `/initialize` (loading a model). */
-    initTimeoutMs: z.number().int().min(100).default(600_000),
+    /** Longest `/initialize` in all (loading a model): a cap for a load that never ends. */
+    initTimeoutMs: z.number().int().min(100).default(3_600_000),
+    /** Longest a worker may leave /health unanswered while it initializes (wedged, not slow). */
+    initStallMs: z.number().int().min(100).default(120_000),
     /** Wait after the shutdown call, and again after SIGTERM. */
     stopGraceMs: z.number().int().min(0).default(3_000),
     /** How long a cancelled call may take to end before its instance is stopped. */
     cancelGraceMs: z.number().int().min(0).default(3_000),
   }).strict().default({
     startTimeoutMs: 120_000,
-    initTimeoutMs: 600_000,
+    initTimeoutMs: 3_600_000,
+    initStallMs: 120_000,
     stopGraceMs: 3_000,
     cancelGraceMs: 3_000,
   }),
