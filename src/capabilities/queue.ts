@@ -902,8 +902,13 @@ export class JobQueue {
 
   /** Measure every instance now (at most 2 s each; a failed one keeps its last figures). */
   async #measureAll() {
+    const instances = this.#o.runtime.instances();
+    // Forget instances that are gone (stopped, or died and were replaced).
+    const alive = new Set(instances.map((i) => i.id));
+    for (const id of this.#usage.keys()) if (!alive.has(id)) this.#usage.delete(id);
+    for (const id of this.#gpuOf.keys()) if (!alive.has(id)) this.#gpuOf.delete(id);
     await Promise.all(
-      this.#o.runtime.instances().map(async (instance) => {
+      instances.map(async (instance) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
         try {
           const use = await Promise.race([
