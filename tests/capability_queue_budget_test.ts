@@ -18,18 +18,28 @@ import { within } from "./support/wait.ts";
 
 const GPU_TOTAL = 24_000;
 const RESERVE = 256;
+const RAM_TOTAL = 24_000;
 
 /** A queue whose fake GPU's use is what outside processes hold plus what live fake instances hold. */
-function gpuSetup(capabilities: FakeCapability[], outsideMb = () => 0, maxInstances = 1) {
+function gpuSetup(
+  capabilities: FakeCapability[],
+  outsideMb = () => 0,
+  maxInstances = 1,
+  ramTotalMb = 0,
+) {
   const db = openStore({ path: ":memory:" });
   const runtime = new FakeRuntime(capabilities);
   const held = new Map(
     capabilities.map((c) => [c.name, c.peak?.vramMb ?? c.resources?.vramMb ?? 0]),
   );
+  const heldRam = new Map(
+    capabilities.map((c) => [c.name, c.peak?.ramMb ?? c.resources?.ramMb ?? 0]),
+  );
   const probe = new FakeProbe();
   probe.compute = () => ({
-    ramTotalMb: 0,
-    ramAvailableMb: 0,
+    ramTotalMb,
+    ramAvailableMb: ramTotalMb -
+      runtime.instances().reduce((sum, i) => sum + (heldRam.get(i.capability) ?? 0), 0),
     gpus: [{
       index: 0,
       name: "Fake GPU",
@@ -74,7 +84,7 @@ function random(seed: number) {
   };
 }
 
-Deno.test("many random jobs with random VRAM peaks: at every admission the committed VRAM stays within the budget", async () => {
+Deno.test("many random jobs with random VRAM and RAM peaks: at every admission the committed memory stays within each budget", async () => {
   for (const seed of [1, 2, 3]) {
     const rand = random(seed);
     const caps: FakeCapability[] = [];
@@ -82,30 +92,40 @@ Deno.test("many random jobs with random VRAM peaks: at every admission the commi
       const declared = 500 + Math.floor(rand() * 9_000);
       // Learned peaks differ from declared ones: sometimes more, sometimes less.
       const peak = Math.max(100, Math.round(declared * (0.5 + rand())));
+      const declaredRam = 200 + Math.floor(rand() * 6_000);
+      const peakRam = Math.max(50, Math.round(declaredRam * (0.5 + rand())));
       caps.push({
         name: `model${i}`,
         concurrency: 1 + Math.floor(rand() * 3),
-        resources: { gpu: true, vramMb: declared, ramMb: 0 },
-        peak: { vramMb: Math.min(peak, GPU_TOTAL - RESERVE - 2_000) },
+        resources: { gpu: true, vramMb: declared, ramMb: declaredRam },
+        peak: {
+          vramMb: Math.min(peak, GPU_TOTAL - RESERVE - 2_000),
+          ramMb: Math.min(peakRam, RAM_TOTAL - 512),
+        },
         handler: () => new Promise((r) => setTimeout(r, Math.floor(rand() * 4))),
       });
     }
     const outside = 1_000 + Math.floor(rand() * 1_000);
-    await using t = gpuSetup(caps, () => outside, 2);
+    await using t = gpuSetup(caps, () => outside, 2, RAM_TOTAL);
     let admissions = 0, reserving = 0;
     const failures: string[] = [];
     t.queue.onAdmit = (view, adds) => {
       admissions++;
       try {
-        check(view, adds.gpu0 ?? 0);
+        check(view, "gpu0", adds.gpu0 ?? 0);
+        check(view, "ram", adds.ram ?? 0);
       } catch (error) {
         failures.push((error as Error).message);
       }
     };
-    const check = (view: Parameters<NonNullable<typeof t.queue.onAdmit>>[0], added: number) => {
-      const pool = view.pools.find((p) => p.key === "gpu0")!;
+    const check = (
+      view: Parameters<NonNullable<typeof t.queue.onAdmit>>[0],
+      key: string,
+      added: number,
+    ) => {
+      const pool = view.pools.find((p) => p.key === key)!;
       const { budget, committed } = ledger(view, pool);
-      const reserved = view.residents.reduce((s, r) => s + commitment(r, "gpu0"), 0);
+      const reserved = view.residents.reduce((s, r) => s + commitment(r, key), 0);
       assert.equal(reserved, committed);
       // An admission that reserves VRAM keeps every reservation within the budget. (One that
       // reserves nothing, a call on a busy instance's free slot, may come while an instance
@@ -113,11 +133,12 @@ Deno.test("many random jobs with random VRAM peaks: at every admission the commi
       if (added > 0) {
         assert.ok(
           committed <= budget,
-          `seed ${seed}: ${committed} MB committed over a budget of ${budget} MB`,
+          `seed ${seed}: ${committed} MB of ${key} committed over a budget of ${budget} MB`,
         );
         reserving++;
       }
-      assert.ok(budget <= GPU_TOTAL - RESERVE - outside);
+      if (key === "gpu0") assert.ok(budget <= GPU_TOTAL - RESERVE - outside);
+      else assert.ok(budget <= RAM_TOTAL - 512);
     };
     const jobs = [];
     for (let i = 0; i < 300; i++) {
@@ -136,7 +157,7 @@ Deno.test("many random jobs with random VRAM peaks: at every admission the commi
       assert.equal(done.status, "succeeded", JSON.stringify(done.error));
     }
     assert.ok(admissions >= 300);
-    assert.ok(reserving >= 20, `only ${reserving} admissions reserved VRAM`);
+    assert.ok(reserving >= 20, `only ${reserving} admissions reserved memory`);
     assert.ok(t.runtime.log.some((l) => l.includes("evicted")), "some evictions happened");
   }
 });
