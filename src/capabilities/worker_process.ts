@@ -71,7 +71,7 @@ export class GroupProcess {
   static spawn(options: GroupProcessOptions): GroupProcess {
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command("setsid", {
+      child = new Deno.Command(setsidPath(), {
         args: ["/bin/sh", "-c", WATCHDOG, "roam-watchdog", options.command, ...options.args],
         cwd: options.cwd,
         env: options.env,
@@ -137,6 +137,21 @@ export class GroupProcess {
     this.#released = true;
     this.#child.stdin.close().catch(() => {});
   }
+}
+
+let setsid: string | undefined;
+
+/** Where `setsid` is: a fixed path, so a worker whose environment lacks PATH still starts. */
+function setsidPath(): string {
+  if (setsid) return setsid;
+  for (const path of ["/usr/bin/setsid", "/bin/setsid", "/usr/local/bin/setsid"]) {
+    try {
+      if (Deno.statSync(path).isFile) return setsid = path;
+    } catch {
+      // not here
+    }
+  }
+  return setsid = "setsid";
 }
 
 /** How many processes of group `pgid` still run (zombies do not count). */
