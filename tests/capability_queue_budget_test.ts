@@ -12,7 +12,7 @@ import {
   FakeRuntime,
   gate,
 } from "../src/capabilities/queue_fake.ts";
-import { isRoamError } from "../src/errors/mod.ts";
+import { isRoamError, RoamError } from "../src/errors/mod.ts";
 import { openStore } from "../src/store/mod.ts";
 import { within } from "./support/wait.ts";
 
@@ -326,4 +326,30 @@ Deno.test("on two GPUs, two models that cannot share a card run at once, one on 
     await runtime.close();
     db.close();
   }
+});
+
+Deno.test("after an out-of-memory failure that names its shortfall, the retry reserves what the worker said it needed", async () => {
+  let calls = 0;
+  const oom = new RoamError("quota_exceeded", "CUDA out of memory", {
+    category: "resource",
+    shortfall: { resource: "gpu_vram_mb", needed: 9_000, available: 3_000 },
+  });
+  await using t = gpuSetup([{
+    name: "under",
+    resources: { gpu: true, vramMb: 2_000 },
+    handler: () => {
+      if (++calls === 1) throw oom;
+      return "ok";
+    },
+  }]);
+  const reserved: number[] = [];
+  t.queue.onAdmit = (_view, adds) => reserved.push(adds.gpu0 ?? 0);
+  const done = await t.queue.wait(
+    (await t.queue.submit({ capability: "under", method: "x" })).id,
+    5_000,
+  );
+  assert.equal(done.status, "succeeded");
+  assert.deepEqual(reserved, [2_000, 9_000]);
+  const retry = t.queue.store.entries(done.id).find((e) => e.event === "retry")!;
+  assert.deepEqual(retry.data.reserveMb, { ramMb: 0, vramMb: 9_000 });
 });

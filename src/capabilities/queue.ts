@@ -161,6 +161,8 @@ interface Live {
   cancelledBy: string | null;
   settled: Promise<void>;
   settle: () => void;
+  /** What a failed attempt said it needed (a worker's `shortfall`), reserved for the retry, MB. */
+  needs: { ramMb: number; vramMb: number };
 }
 
 const RETRYABLE = new Set(["transient", "resource"]);
@@ -555,6 +557,7 @@ export class JobQueue {
       cancelledBy: null,
       settled,
       settle,
+      needs: { ramMb: 0, vramMb: 0 },
     };
     this.#live.set(row.id, live);
     return live;
@@ -700,6 +703,8 @@ export class JobQueue {
         continue;
       }
       const need = this.#need(descriptor, row.configKey);
+      need.ramMb = Math.max(need.ramMb, live.needs.ramMb);
+      need.vramMb = Math.max(need.vramMb, live.needs.vramMb);
       const decision = decide(need, view);
       if (decision.kind === "admit") {
         // Jobs ahead of it that wait for memory keep their claim on it: no overtaking there.
@@ -871,10 +876,18 @@ export class JobQueue {
         error.category && RETRYABLE.has(error.category) && error.data?.cancelled !== true &&
         attempt < MAX_ATTEMPTS
       ) {
+        const shortfall = shortfallOf(error);
+        if (shortfall) {
+          live.needs = {
+            ramMb: Math.max(live.needs.ramMb, shortfall.ramMb),
+            vramMb: Math.max(live.needs.vramMb, shortfall.vramMb),
+          };
+        }
         this.store.journal(row.id, "retry", attempt, {
           after: error.code,
           category: error.category,
           next: attempt + 1,
+          ...(shortfall ? { reserveMb: live.needs } : {}),
         });
         this.#o.log?.(
           `roam: job ${row.id} (${row.capability}.${row.method}) failed with a ${error.category} error (${error.message}); retrying once`,
@@ -1038,4 +1051,19 @@ export function jobError(thrown: unknown): JobError {
     message: (thrown as Error)?.message ?? String(thrown),
     category: "fatal",
   };
+}
+
+/**
+ * What a worker's `shortfall` (`{resource, needed, available}`, MB) asks the
+ * retry to reserve: VRAM for a resource named like `vram` or `gpu`, RAM for
+ * one named like `ram` or `mem`; undefined without one.
+ */
+export function shortfallOf(error: JobError): { ramMb: number; vramMb: number } | undefined {
+  const s = error.data?.shortfall as { resource?: unknown; needed?: unknown } | undefined;
+  if (!s || typeof s.resource !== "string" || typeof s.needed !== "number") return undefined;
+  if (!Number.isFinite(s.needed) || s.needed <= 0) return undefined;
+  const needed = Math.ceil(s.needed);
+  if (/vram|gpu/i.test(s.resource)) return { ramMb: 0, vramMb: needed };
+  if (/ram|mem/i.test(s.resource)) return { ramMb: needed, vramMb: 0 };
+  return undefined;
 }
