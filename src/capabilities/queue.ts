@@ -503,13 +503,18 @@ export class JobQueue {
       }
     }
     const running = [...this.#live.values()].filter((l) => !this.#waiting.includes(l));
+    // Bounded: a runtime call that ignores its abort must not hold the host's stop forever
+    // (such a job stays 'running' in the database and is failed as interrupted at the next start).
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise((r) => timer = setTimeout(r, 15_000));
     await Promise.race([
-      Promise.all(running.map((l) => l.settled)),
-      new Promise((r) => timer = setTimeout(r, 10_000)),
+      (async () => {
+        await Promise.all(running.map((l) => l.settled));
+        while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
+      })(),
+      deadline,
     ]);
     clearTimeout(timer);
-    while (this.#tasks.size) await Promise.allSettled([...this.#tasks]);
     for (const live of this.#waiting.splice(0)) live.settle();
     this.#live.clear();
   }
