@@ -38,6 +38,7 @@ export interface RemoteJobsOptions {
 interface Capacity {
   installed: boolean;
   fits: boolean;
+  never?: boolean;
   reason: string | null;
   queued: number;
 }
@@ -69,7 +70,8 @@ export class RemoteJobs {
   /**
    * The best alive peer for a job: one that has the capability and could
    * start it now (fewest queued jobs, then most free VRAM), else one that has
-   * it. Undefined, with each peer's answer, when none has it.
+   * it and could run it later. Undefined, with each peer's answer, when none
+   * can.
    */
   async choose(
     capability: string,
@@ -89,7 +91,8 @@ export class RemoteJobs {
       }
     }));
     const free = (h: MeshHost) => Math.max(0, ...h.gpus.map((g) => g.memoryFreeMb));
-    const ranked = found.filter((f) => f?.capacity.installed).map((f) => f!)
+    // A peer that has it but could never run it (no GPU, too small) is no candidate.
+    const ranked = found.filter((f) => f?.capacity.installed && !f.capacity.never).map((f) => f!)
       .sort((a, b) =>
         Number(b.capacity.fits) - Number(a.capacity.fits) ||
         a.capacity.queued - b.capacity.queued || free(b.peer) - free(a.peer)
