@@ -210,7 +210,12 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
     await using a = await hostWithClient(
       { name: "alpha", secretFile, dataDir: join(root, "a") },
       {
-        jobs: fakes([{ name: "local-only" }, { name: "shared", handler: () => alphaBusy.promise }]),
+        jobs: fakes([
+          { name: "local-only" },
+          { name: "shared", handler: () => alphaBusy.promise },
+          // Installed here too, but alpha has no GPU: it can never run here.
+          { name: "gpu-echo", resources: { gpu: true, vramMb: 1_000 } },
+        ]),
       },
     );
     const betaSlow = gate();
@@ -231,7 +236,7 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
     }, { jobs: gpu });
     await within(10_000, "alpha sees beta", a.mesh.mesh.wait({ host: "beta", timeoutMs: 10_000 }));
 
-    // alpha has no gpu-echo: it asks its peers and beta runs it.
+    // alpha could never run gpu-echo (no GPU): it asks its peers and beta runs it.
     const auto = await a.mesh.job.submit({ capability: "gpu-echo", method: "run", args: 1 });
     assert.equal(auto.host, "beta");
     assert.ok(auto.remoteId);
@@ -252,12 +257,16 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
     assert.equal(called.host, "beta");
     assert.deepEqual(called.result, { on: "beta", args: 2 });
 
-    // To a host that lacks it: its error, naming it.
+    // To a host that cannot run it: its error, naming it; to an unknown host: not_found.
     await assert.rejects(
       b.mesh.job.submit({ capability: "gpu-echo", method: "run", to: "alpha" }),
       (e) =>
-        isRoamError(e, "not_found") &&
-        /^host alpha: no capability named "gpu-echo"/.test(e.message),
+        isRoamError(e, "quota_exceeded") &&
+        /^host alpha: gpu-echo needs a GPU and this host has none/.test(e.message),
+    );
+    await assert.rejects(
+      a.mesh.job.submit({ capability: "shared", method: "x", to: "gamma" }),
+      (e) => isRoamError(e, "not_found") && /no host named "gamma"/.test(e.message),
     );
     // Nobody has it: the error says what each peer answered.
     await assert.rejects(
@@ -285,7 +294,7 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
     // 'local' never forwards.
     await assert.rejects(
       a.mesh.job.submit({ capability: "gpu-echo", method: "run", local: true }),
-      (e) => isRoamError(e, "not_found"),
+      (e) => isRoamError(e, "quota_exceeded"),
     );
   } finally {
     await Deno.remove(root, { recursive: true }).catch(() => {});
