@@ -210,6 +210,38 @@ Deno.test("an environment creation that prints nothing for the stall limit is st
   }
 });
 
+Deno.test("closing the runtime stops an environment creation in progress at once", async () => {
+  await using tmp = await tempDir();
+  const pidFile = join(tmp.dir, "conda.pid");
+  const runtime = new CapabilityHost({
+    dataDir: join(tmp.dir, "data"),
+    envStallMs: 60_000,
+    env: envWithoutConda({
+      MAMBA_EXE: FAKE_CONDA,
+      FAKE_CONDA_STALL: "1",
+      FAKE_CONDA_PIDFILE: pidFile,
+    }),
+  });
+  await runtime.add(join(FIXTURES, "cap-conda"));
+  const start = rejection(runtime.instance("conda-echo", {}));
+  await within(
+    5_000,
+    "the stand-in conda to start",
+    (async () => {
+      while (!(await Deno.stat(pidFile).then(() => true, () => false))) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })(),
+  );
+  const began = performance.now();
+  await runtime.close();
+  const error = await start;
+  assert.equal(error.code, "cancelled");
+  assert.ok(performance.now() - began < 5_000);
+  const pid = Number((await Deno.readTextFile(pidFile)).trim());
+  assert.equal(await Deno.stat(`/proc/${pid}`).then(() => true, () => false), false);
+});
+
 Deno.test("an invalid plugin dir is refused with what is wrong", async () => {
   await using tmp = await tempDir();
   const runtime = new CapabilityHost({ dataDir: join(tmp.dir, "data") });

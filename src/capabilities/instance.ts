@@ -184,6 +184,7 @@ export class WorkerInstance implements CapabilityInstance {
       return error;
     };
     let client: WorkerClient | undefined;
+    const abort = abortOf(options.signal);
     try {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const outcome = await Promise.race([
@@ -192,7 +193,7 @@ export class WorkerInstance implements CapabilityInstance {
         new Promise<{ kind: "timeout" }>((resolve) =>
           timer = setTimeout(() => resolve({ kind: "timeout" }), timings.startTimeoutMs)
         ),
-        abortOf(options.signal),
+        abort.promise,
       ]).finally(() => clearTimeout(timer));
       if (outcome.kind === "exit") {
         throw capabilityError(
@@ -238,6 +239,7 @@ export class WorkerInstance implements CapabilityInstance {
         client,
         timings.initStallMs,
         context,
+        abort.promise,
       );
       const startMs = performance.now() - began;
       log.write("roam", `ready in ${Math.round(startMs)} ms; methods: ${info.methods.join(", ")}`);
@@ -264,6 +266,8 @@ export class WorkerInstance implements CapabilityInstance {
           context,
         );
       throw await fail(roam);
+    } finally {
+      abort.dispose();
     }
   }
 
@@ -579,6 +583,7 @@ async function whileAnswering<T>(
   client: WorkerClient,
   stallMs: number,
   context: Record<string, unknown>,
+  abort: Promise<unknown>,
 ): Promise<T> {
   let lastAnswer = Date.now();
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -601,8 +606,14 @@ async function whileAnswering<T>(
         .finally(() => probing = false);
     }, Math.max(10, Math.min(1_000, stallMs / 4)));
   });
+  const aborted = abort.then(() => {
+    throw new RoamError("cancelled", `the start of ${context.capability} was cancelled`, {
+      ...context,
+      category: "transient",
+    });
+  });
   try {
-    return await Promise.race([work, stalled]);
+    return await Promise.race([work, stalled, aborted]);
   } finally {
     clearInterval(timer);
     // The race's loser must not surface as an unhandled rejection.
@@ -610,12 +621,19 @@ async function whileAnswering<T>(
   }
 }
 
-function abortOf(signal?: AbortSignal): Promise<{ kind: "aborted" }> {
-  if (!signal) return new Promise(() => {});
-  if (signal.aborted) return Promise.resolve({ kind: "aborted" });
-  return new Promise((resolve) =>
-    signal.addEventListener("abort", () => resolve({ kind: "aborted" }), { once: true })
-  );
+/** A promise that resolves when `signal` aborts, and a way to stop listening. */
+function abortOf(signal?: AbortSignal): {
+  promise: Promise<{ kind: "aborted" }>;
+  dispose: () => void;
+} {
+  if (!signal) return { promise: new Promise(() => {}), dispose: () => {} };
+  if (signal.aborted) return { promise: Promise.resolve({ kind: "aborted" }), dispose: () => {} };
+  let listener = () => {};
+  const promise = new Promise<{ kind: "aborted" }>((resolve) => {
+    listener = () => resolve({ kind: "aborted" });
+    signal.addEventListener("abort", listener, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener("abort", listener) };
 }
 
 /** Where an instance of `capability` keeps data: `DATA_DIR/capability-data/<name>`. */

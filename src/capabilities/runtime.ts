@@ -73,6 +73,8 @@ export class CapabilityHost implements CapabilityRuntime {
   readonly #idleTimer: ReturnType<typeof setInterval>;
   #libDir: Promise<string> | undefined;
   #closed = false;
+  /** Aborted at close: starts in progress (a long pip install) stop at once. */
+  readonly #closing = new AbortController();
 
   /** A runtime over `options.dataDir`; sweeps worker groups left by a crashed earlier host. */
   constructor(options: CapabilityHostOptions) {
@@ -236,6 +238,7 @@ export class CapabilityHost implements CapabilityRuntime {
   /** Stop every instance (host shutdown). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     clearInterval(this.#idleTimer);
     await Promise.allSettled([...this.#starting.values()]);
     await Promise.all(this.instances().map((i) => i.stop("the host is stopping")));
@@ -261,8 +264,12 @@ export class CapabilityHost implements CapabilityRuntime {
     installed: InstalledCapability,
     config: unknown,
     key: string,
-    { signal, gpu }: { signal?: AbortSignal; gpu?: number },
+    options: { signal?: AbortSignal; gpu?: number },
   ): Promise<WorkerInstance> {
+    const gpu = options.gpu;
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closing.signal])
+      : this.#closing.signal;
     const { manifest, dir } = installed;
     const events = this.#options.events;
     const baseEnv = { ...(this.#options.env ?? Deno.env.toObject()) };
