@@ -9,6 +9,7 @@ import type { CapabilityManifest } from "./manifest.ts";
 import { groupPids, rssMb, vramMb } from "./measure.ts";
 import {
   errorFromWorker,
+  MAX_REPLY_BYTES,
   parseReply,
   PORT_LINE,
   PROTOCOL_VERSION,
@@ -412,6 +413,16 @@ export class WorkerInstance implements CapabilityInstance {
     context: Record<string, unknown>,
   ): Promise<unknown> {
     const response = await this.#client.request("POST", "/execute", body, signal);
+    const size = Number(response.headers.get("content-length") ?? 0);
+    if (size > MAX_REPLY_BYTES) {
+      await response.body?.cancel();
+      throw capabilityError(
+        "fatal",
+        `${context.capability}.${context.method} answered ${size} bytes, more than the ${MAX_REPLY_BYTES} a reply may hold; return a path or an artifact instead`,
+        { ...context, size },
+        "too_large",
+      );
+    }
     const value = await response.json();
     if (response.ok) return parseReply(ResultSchema, value, "/execute", context).result;
     const error = WorkerErrorSchema.safeParse(value?.error);
@@ -444,6 +455,15 @@ export class WorkerInstance implements CapabilityInstance {
     let pending = "";
     for await (const chunk of response.body) {
       pending += decoder.decode(chunk, { stream: true });
+      if (pending.length > MAX_REPLY_BYTES) {
+        await response.body.cancel().catch(() => {});
+        throw capabilityError(
+          "fatal",
+          `a line of ${context.capability}.${context.method}'s stream is over ${MAX_REPLY_BYTES} bytes; send smaller partial results`,
+          context,
+          "too_large",
+        );
+      }
       let end: number;
       while ((end = pending.indexOf("\n")) >= 0) {
         const text = pending.slice(0, end);

@@ -6,6 +6,9 @@ import { capabilityError, ERROR_CATEGORIES } from "./errors.ts";
 /** The worker protocol version this host speaks. */
 export const PROTOCOL_VERSION = 1;
 
+/** Largest reply (or stream line) the host reads from a worker: 64 MiB. */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
 /** The first line a worker prints on stdout: the loopback port it listens on. */
 export const PORT_LINE = /^ROAM_WORKER_PORT=(\d{1,5})$/;
 
