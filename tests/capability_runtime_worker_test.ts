@@ -306,6 +306,20 @@ Deno.test("reconfigure gives a running instance a new config in place", async ()
   await assert.rejects(t.runtime.reconfigure("nope", {}), /no running instance/);
 });
 
+Deno.test("a caller who stops waiting for a shared start does not cancel it for the others", async () => {
+  await using t = await runtimeWith("echo-py");
+  const controller = new AbortController();
+  const config = { initSleepMs: 800 };
+  const impatient = t.runtime.instance("echo-py", config, { signal: controller.signal });
+  const patient = t.runtime.instance("echo-py", config);
+  controller.abort();
+  const error = await rejection(impatient);
+  assert.equal(error.code, "cancelled");
+  const instance = await patient;
+  assert.ok(await instance.execute("echo", {}));
+  assert.equal(t.runtime.instances().length, 1);
+});
+
 Deno.test("a deno worker gets only the permissions its manifest grants", async () => {
   await using t = await runtimeWith("echo-deno");
   const instance = await t.runtime.instance("echo-deno", {});

@@ -210,7 +210,7 @@ export class CapabilityHost implements CapabilityRuntime {
     const slot = `${name}/${key}/${options.gpu ?? ""}`;
     const pending = this.#starting.get(slot);
     if (pending) {
-      const started = await pending;
+      const started = await untilAborted(pending, options.signal, name);
       if (started.alive && started.active < manifest.concurrency) return started;
     }
     if (this.#instances.size >= (this.#options.maxInstances ?? 64)) {
@@ -220,12 +220,14 @@ export class CapabilityHost implements CapabilityRuntime {
         { category: "resource", running: this.#instances.size },
       );
     }
-    const start = this.#start(installed, normalized, key, options)
+    // A start is shared, so it is never tied to one caller's signal: a caller
+    // who gives up stops waiting, and the instance serves the next one.
+    const start = this.#start(installed, normalized, key, options.gpu)
       .finally(() => {
         if (this.#starting.get(slot) === start) this.#starting.delete(slot);
       });
     this.#starting.set(slot, start);
-    return await start;
+    return await untilAborted(start, options.signal, name);
   }
 
   /** Stop one instance by id, or every instance of a capability by name. Returns the ids stopped. */
@@ -264,12 +266,9 @@ export class CapabilityHost implements CapabilityRuntime {
     installed: InstalledCapability,
     config: unknown,
     key: string,
-    options: { signal?: AbortSignal; gpu?: number },
+    gpu: number | undefined,
   ): Promise<WorkerInstance> {
-    const gpu = options.gpu;
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, this.#closing.signal])
-      : this.#closing.signal;
+    const signal = this.#closing.signal;
     const { manifest, dir } = installed;
     const events = this.#options.events;
     const baseEnv = { ...(this.#options.env ?? Deno.env.toObject()) };
@@ -382,6 +381,32 @@ export class CapabilityHost implements CapabilityRuntime {
       const idleMs = this.catalog.get(instance.capability)?.manifest.idleMs ?? 0;
       if (now - instance.lastUsedAt > idleMs) void instance.stop(`idle for ${idleMs} ms`);
     }
+  }
+}
+
+/** `work`, unless `signal` aborts first: then a `cancelled` error (the work goes on). */
+async function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  name: string,
+): Promise<T> {
+  if (!signal) return await work;
+  const cancelled = () =>
+    new RoamError("cancelled", `waiting for an instance of ${name} was cancelled`, {
+      name,
+      category: "transient",
+      cancelled: true,
+    });
+  if (signal.aborted) throw cancelled();
+  let listener = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    listener = () => reject(cancelled());
+    signal.addEventListener("abort", listener, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener("abort", listener);
   }
 }
 
