@@ -74,6 +74,35 @@ Deno.test("echo-deno through the queue: a call, progress over a WebSocket, a can
   assert.equal(cancelled.status, "cancelled");
   assert.equal(cancelled.attempts, 1, "a cancelled call is not retried");
 
+  // Its concurrency is 4: six jobs at once run four at a time on one worker.
+  const six = await Promise.all(
+    Array.from(
+      { length: 6 },
+      () =>
+        h.mesh.job.submit({
+          capability: "echo-deno",
+          method: "count",
+          args: { to: 5, delayMs: 20 },
+        }),
+    ),
+  );
+  let most = 0;
+  while (true) {
+    const r = await h.mesh.job.resources();
+    const workers = r.instances.filter((i) =>
+      i.capability === "echo-deno" && i.state !== "stopping"
+    );
+    assert.ok(workers.length <= 1, `${workers.length} echo-deno workers`);
+    most = Math.max(most, r.running);
+    assert.ok(r.running <= 4, `${r.running} running at once`);
+    if (r.running === 0 && r.queued === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  for (const job of six) {
+    assert.equal((await h.mesh.job.get({ id: job.id })).status, "succeeded");
+  }
+  assert.ok(most >= 2, `at most ${most} ran at once`);
+
   await installPluginDir(h.mesh, CAPCALLER);
   const { id } = await h.mesh.agent.create({ plugin: "capcaller" });
   const reply = await ask(h.mesh, id, "call", {
