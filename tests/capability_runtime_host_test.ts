@@ -107,6 +107,28 @@ Deno.test("no worker process outlives a host killed with SIGKILL", async () => {
   }
 });
 
+Deno.test("roam cap start shows the environment's creation as it happens (STAND-IN conda)", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "roam-caps-progress-" });
+  const fakeConda = new URL("./fixtures/fake-conda/micromamba", import.meta.url).pathname;
+  const host = new CliProcess(["host", "--port", "0", "--data-dir", dataDir], {
+    ...ENV,
+    MAMBA_EXE: fakeConda,
+  });
+  try {
+    await host.waitFor(/listening on/);
+    const cli = (...args: string[]) => roam(["--data-dir", dataDir, ...args], ENV);
+    const fixture = new URL("./fixtures/cap-conda", import.meta.url).pathname;
+    assert.equal((await cli("cap", "add", fixture)).code, 0);
+    const start = await cli("cap", "start", "conda-echo");
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /conda-echo-\w+ ready/);
+    assert.match(start.stderr, /conda-echo: stand-in conda: done/);
+  } finally {
+    await host.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("roam cap: list, start, instances, logs and stop from the command line", async () => {
   await using t = await startTestHost();
   const env = { ...ENV, ROAM_HOST: t.host.url, ROAM_TOKEN: t.token };

@@ -274,7 +274,9 @@ export class CapabilityHost implements CapabilityRuntime {
     const baseEnv = { ...(this.#options.env ?? Deno.env.toObject()) };
     for (const name of SECRET_ENV) delete baseEnv[name];
     const log = lazyLog(() => this.diagnostics.open(manifest.name, "environment"));
-    let lastEvent = 0;
+    const progress = throttledProgress((line) =>
+      events?.append("capability.env_progress", { name: manifest.name, line }, manifest.name)
+    );
     const began = performance.now();
     let launch;
     try {
@@ -290,14 +292,10 @@ export class CapabilityHost implements CapabilityRuntime {
         signal,
         progress: (line) => {
           log.write("env", line);
-          // Every line goes to the diagnostics; at most one event a second.
-          const now = Date.now();
-          if (now - lastEvent >= 1_000) {
-            lastEvent = now;
-            events?.append("capability.env_progress", { name: manifest.name, line }, manifest.name);
-          }
+          progress.line(line);
         },
       });
+      progress.flush();
       events?.append("capability.env_ready", {
         name: manifest.name,
         environment: manifest.environment.type,
@@ -305,6 +303,7 @@ export class CapabilityHost implements CapabilityRuntime {
         ms: Math.round(performance.now() - began),
       }, manifest.name);
     } catch (error) {
+      progress.flush();
       log.write("roam", `environment failed: ${(error as Error).message}`);
       events?.append("capability.env_failed", {
         name: manifest.name,
@@ -408,6 +407,32 @@ async function untilAborted<T>(
   } finally {
     signal.removeEventListener("abort", listener);
   }
+}
+
+/**
+ * Lines to events at most once a second, each carrying the newest line; the
+ * last line is never lost (`flush` sends it). Every line still goes to the
+ * diagnostics, so a chatty pip install cannot flood the event log.
+ */
+function throttledProgress(emit: (line: string) => void) {
+  let pending: string | undefined;
+  let last = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (pending === undefined) return;
+    emit(pending);
+    pending = undefined;
+    last = Date.now();
+  };
+  return {
+    line(line: string) {
+      pending = line;
+      timer ??= setTimeout(flush, Math.max(0, 1_000 - (Date.now() - last)));
+    },
+    flush,
+  };
 }
 
 /** A log file opened at its first line (a ready environment writes none). */

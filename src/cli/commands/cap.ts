@@ -116,7 +116,21 @@ Examples:
     .action(async (name: string, opts: { config: string }) => {
       const config = parseConfig(opts.config);
       const mesh = await client(ctx);
-      const instance = await mesh.capability.start({ name, config }, { timeoutMs: 3_600_000 });
+      // Creating an environment can take minutes: show its progress on stderr meanwhile.
+      const progress = ctx.global().json ? undefined : await mesh.subscribe(
+        { types: ["capability.env_progress"] },
+        (event) => {
+          if (event.subject !== name) return;
+          ctx.io.err(`${name}: ${(event.data as { line?: string }).line}`);
+        },
+      ).catch(() => undefined);
+      let instance;
+      try {
+        instance = await mesh.capability.start({ name, config }, { timeoutMs: 3_600_000 });
+      } finally {
+        await progress?.close().catch(() => {});
+        await mesh.close();
+      }
       if (ctx.global().json) return printJson(ctx, instance);
       ctx.io.out(
         `${instance.id} ready (pid ${instance.pid}, started in ${instance.startMs} ms, ${instance.ramMb} MB)`,
