@@ -41,6 +41,7 @@ const REMOTE_WAIT_SLICE_MS = 60_000;
 
 /** The job methods over the local queue and the mesh; see the module docs. */
 export class Jobs {
+  /** This host's queue. */
   readonly queue: JobQueue;
   readonly #remote?: RemoteJobs;
 

@@ -171,7 +171,9 @@ export const MAX_ATTEMPTS = 2;
 
 /** The job queue of one host; see the module docs. */
 export class JobQueue {
+  /** The limits it runs with (defaults filled in). */
   readonly limits: QueueLimits;
+  /** Its jobs, journal and learned peaks in the host database. */
   readonly store: JobStore;
   readonly #o: JobQueueOptions;
   readonly #live = new Map<string, Live>();
