@@ -339,3 +339,28 @@ Deno.test("queued jobs survive a host restart and run when it is back", async ()
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("examples/capability_call.ts calls a capability with plain deno run permissions", async () => {
+  await using h = await hostWithClient({ name: "example" }, {
+    jobs: fakes([{ name: "echo", handler: (c) => ({ echoed: c.args }) }]),
+  });
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${h.t.dataDir}`,
+      "--allow-env",
+      new URL("../examples/capability_call.ts", import.meta.url).pathname,
+      "echo",
+      "echo",
+      '{"x":1}',
+    ],
+    env: { ROAM_DATA_DIR: h.t.dataDir, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /^echo\.echo -> \{"echoed":\{"x":1\}\} \(\d+ ms\)$/m);
+  assert.match(stdout, /^ {2}[0-9a-f]{8} echo\.echo succeeded$/m);
+});
