@@ -87,17 +87,23 @@ Deno.test("echo-deno through the queue: a call, progress over a WebSocket, a can
     ),
   );
   let most = 0;
-  while (true) {
-    const r = await h.mesh.job.resources();
-    const workers = r.instances.filter((i) =>
-      i.capability === "echo-deno" && i.state !== "stopping"
-    );
-    assert.ok(workers.length <= 1, `${workers.length} echo-deno workers`);
-    most = Math.max(most, r.running);
-    assert.ok(r.running <= 4, `${r.running} running at once`);
-    if (r.running === 0 && r.queued === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await within(
+    30_000,
+    "six echo-deno jobs",
+    (async () => {
+      while (true) {
+        const r = await h.mesh.job.resources();
+        const workers = r.instances.filter((i) =>
+          i.capability === "echo-deno" && i.state !== "stopping"
+        );
+        assert.ok(workers.length <= 1, `${workers.length} echo-deno workers`);
+        most = Math.max(most, r.running);
+        assert.ok(r.running <= 4, `${r.running} running at once`);
+        if (r.running === 0 && r.queued === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })(),
+  );
   for (const job of six) {
     assert.equal((await h.mesh.job.get({ id: job.id })).status, "succeeded");
   }
