@@ -34,6 +34,19 @@ export function parsePriority(text: string): number {
   return n;
 }
 
+/** Parse `--limit`. */
+function parseLimit(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    throw new RoamError(
+      "invalid_input",
+      `--limit is a whole number from 1 to 1000, not "${text}"`,
+      {},
+    );
+  }
+  return n;
+}
+
 /** The options `roam jobs submit` and `roam cap call` share. */
 export function jobOptions(command: Command): Command {
   return command
@@ -140,7 +153,7 @@ Examples:
     .description("list jobs, newest first")
     .option("--status <status>", "only queued, running, succeeded, failed or cancelled jobs")
     .option("--capability <name>", "only jobs of this capability")
-    .option("-n, --limit <n>", "at most this many (default 100)", Number)
+    .option("-n, --limit <n>", "at most this many, 1 to 1000 (default 100)", parseLimit)
     .action(async (opts) => {
       const mesh = await client(ctx);
       const { jobs } = await mesh.job.list({
