@@ -38,11 +38,15 @@ export class ProcessRegistry {
     const killed: number[] = [];
     for (const row of rows) {
       if (row.started && processStart(row.pid) === row.started) {
-        try {
-          Deno.kill(-row.pid, "SIGKILL");
-          killed.push(row.pid);
-        } catch {
-          // gone already
+        for (const target of [-row.pid, row.pid]) {
+          try {
+            // The group first; the process alone if it never became a group leader.
+            Deno.kill(target, "SIGKILL");
+            killed.push(row.pid);
+            break;
+          } catch {
+            // no such group (or process)
+          }
         }
       }
     }

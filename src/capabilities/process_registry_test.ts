@@ -9,6 +9,11 @@ Deno.test("the sweep kills a recorded group that still runs, and never a reused 
   const db = openStore({ path: join(dir, "roam.db") });
   const child = new Deno.Command("setsid", { args: ["sleep", "300"], stdin: "null" }).spawn();
   try {
+    // setsid makes the child a group leader once it runs; wait for that.
+    const end = Date.now() + 5_000;
+    while (!groupPids(child.pid).includes(child.pid) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const registry = new ProcessRegistry(db);
     registry.add(child.pid, "cap", "cap-1");
     // A row whose start time does not match is a reused pid: left alone.
