@@ -102,7 +102,15 @@ export class GroupProcess {
     try {
       Deno.kill(-this.pid, signal);
     } catch {
-      // ESRCH: nothing left in the group.
+      // No such group: nothing is left in it, or the process has not yet run
+      // setsid (a stop right after a spawn). In the second case signal the
+      // process itself; it is still our unreaped child, so the pid is ours.
+      if (this.#exit) return;
+      try {
+        Deno.kill(this.pid, signal);
+      } catch {
+        // gone
+      }
     }
   }
 

@@ -34,3 +34,12 @@ Deno.test("closing the watchdog's pipe kills the group (what the host's death do
   await until(() => groupPids(p.pid).length === 0, 5_000, "the group to be empty");
   await p.drained;
 });
+
+Deno.test("a stop right after the spawn (before setsid took effect) still ends the process", async () => {
+  for (let i = 0; i < 5; i++) {
+    const p = GroupProcess.spawn({ command: "sleep", args: ["300"] });
+    const status = await p.terminate(0);
+    assert.ok(!status.success);
+    await p.drained;
+  }
+});
