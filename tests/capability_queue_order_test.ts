@@ -318,3 +318,33 @@ Deno.test("after a restart queued jobs run again in order; a job that was runnin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("finished jobs beyond retainFinished are pruned with their journal; queued and running ones never", async () => {
+  const hold = gate();
+  await using t = setup([{
+    name: "echo",
+    concurrency: 2,
+    handler: (c) => c.method === "slow" ? hold.promise : null,
+  }], {
+    retainFinished: 10,
+  });
+  const slow = await t.queue.submit({ capability: "echo", method: "slow" });
+  for (let i = 0; i < 249; i++) {
+    const job = await t.queue.submit({ capability: "echo", method: "fast" });
+    assert.equal(
+      (await within(5_000, "fast job", t.queue.wait(job.id, 5_000))).status,
+      "succeeded",
+    );
+  }
+  const count = (sql: string) => (t.db.prepare(sql).get() as { n: number }).n;
+  const finished = count("SELECT COUNT(*) AS n FROM capability_jobs WHERE status = 'succeeded'");
+  assert.ok(finished <= 10 + 100, `${finished} finished jobs kept`);
+  assert.equal(t.queue.view(slow.id)?.status, "running");
+  assert.equal(
+    count(
+      "SELECT COUNT(*) AS n FROM capability_job_journal WHERE job_id NOT IN (SELECT id FROM capability_jobs)",
+    ),
+    0,
+  );
+  hold.open();
+});
