@@ -172,10 +172,10 @@ Deno.test("a worker that fails to initialize is not left running, and the error 
 
 Deno.test("a slow initialize runs past the stall limit while the worker answers; a wedged one is stopped", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "roam-caps-" });
-  const runtime = new CapabilityHost({ dataDir, timings: { initStallMs: 300, stopGraceMs: 500 } });
+  const runtime = new CapabilityHost({ dataDir, timings: { initStallMs: 1_000, stopGraceMs: 500 } });
   try {
     await runtime.add(`${PLUGINS}echo-py`);
-    const slow = await runtime.instance("echo-py", { initSleepMs: 1_200 });
+    const slow = await runtime.instance("echo-py", { initSleepMs: 2_500 });
     assert.ok(await slow.execute("echo", {}));
     await slow.stop("test");
     // Wedged: the worker is frozen (SIGSTOP) in the middle of its initialize.
@@ -199,9 +199,9 @@ Deno.test("a slow initialize runs past the stall limit while the worker answers;
       })(),
     );
     Deno.kill(pid, "SIGSTOP");
-    const error = await within(5_000, "the stall to be noticed", rejection(start));
+    const error = await within(8_000, "the stall to be noticed", rejection(start));
     assert.equal(error.code, "timeout");
-    assert.match(error.message, /did not answer \/health for 300 ms/);
+    assert.match(error.message, /did not answer \/health for 1000 ms/);
     assert.ok(!alive(pid), "the wedged worker is gone");
   } finally {
     await runtime.close();
