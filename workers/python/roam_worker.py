@@ -316,6 +316,11 @@ def _handler(worker):
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 refuses connections under a burst of calls.
+    request_queue_size = 128
+
+
 def _stop(worker):
     try:
         worker.capability.shutdown()
@@ -330,7 +335,7 @@ def serve(capability):
         sys.exit("roam_worker: ROAM_WORKER_TOKEN is not set; capability workers are started by a roam host")
     concurrency = int(os.environ.get("ROAM_WORKER_CONCURRENCY") or "1")
     worker = _Worker(capability, token, concurrency)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(worker))
+    server = _Server(("127.0.0.1", 0), _handler(worker))
     server.daemon_threads = True
     worker.server = server
     print("ROAM_WORKER_PORT=%d" % server.server_address[1], flush=True)
