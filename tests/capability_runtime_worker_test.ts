@@ -172,7 +172,10 @@ Deno.test("a worker that fails to initialize is not left running, and the error 
 
 Deno.test("a slow initialize runs past the stall limit while the worker answers; a wedged one is stopped", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "roam-caps-" });
-  const runtime = new CapabilityHost({ dataDir, timings: { initStallMs: 1_000, stopGraceMs: 500 } });
+  const runtime = new CapabilityHost({
+    dataDir,
+    timings: { initStallMs: 1_000, stopGraceMs: 500 },
+  });
   try {
     await runtime.add(`${PLUGINS}echo-py`);
     const slow = await runtime.instance("echo-py", { initSleepMs: 2_500 });
@@ -318,6 +321,17 @@ Deno.test("a caller who stops waiting for a shared start does not cancel it for 
   const instance = await patient;
   assert.ok(await instance.execute("echo", {}));
   assert.equal(t.runtime.instances().length, 1);
+});
+
+Deno.test("a burst of concurrent calls on one instance all get their own answer", async () => {
+  await using t = await runtimeWith("echo-py", "echo-deno");
+  for (const name of ["echo-py", "echo-deno"]) {
+    const instance = await t.runtime.instance(name, {});
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => instance.execute("echo", { i })),
+    ) as { echo: { i: number } }[];
+    assert.deepEqual(answers.map((a) => a.echo.i), Array.from({ length: 50 }, (_, i) => i));
+  }
 });
 
 Deno.test("a deno worker gets only the permissions its manifest grants", async () => {
