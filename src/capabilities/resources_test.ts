@@ -3,6 +3,8 @@ import { parseGpuQuery, parseMeminfo, systemProbe } from "./resources.ts";
 
 // Recorded from real machines and from nvidia-smi's failure modes.
 const H100 = "0, NVIDIA H100 80GB HBM3, 81559, 4\n";
+/** Recorded on the project's H100 machine, 2026-11-22, idle, with the queue's exact query. */
+const H100_IDLE = "0, NVIDIA H100 80GB HBM3, 81559, 0\n";
 const TWO_GPUS =
   "0, NVIDIA GeForce RTX 3090, 24576, 1203\r\n1, NVIDIA GeForce RTX 3090, 24576, 22011\r\n";
 const DRIVER_DOWN =
@@ -19,6 +21,9 @@ Deno.test("nvidia-smi output parses into GPUs; errors, N/A fields and junk are s
     1,
     22011,
   ]]);
+  assert.deepEqual(parseGpuQuery(H100_IDLE), [
+    { index: 0, name: "NVIDIA H100 80GB HBM3", totalMb: 81559, usedMb: 0 },
+  ]);
   assert.deepEqual(parseGpuQuery(DRIVER_DOWN), []);
   assert.deepEqual(parseGpuQuery(NO_DEVICES), []);
   assert.deepEqual(parseGpuQuery(""), []);
