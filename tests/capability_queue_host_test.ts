@@ -219,11 +219,20 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
       },
     );
     const betaSlow = gate();
+    const betaProgressSeen = gate();
     const gpu = fakes([
       {
         name: "gpu-echo",
         resources: { gpu: true, vramMb: 1_000 },
-        handler: (c) => c.method === "slow" ? betaSlow.promise : { on: "beta", args: c.args },
+        handler: async (c) => {
+          if (c.method === "slow") return await betaSlow.promise;
+          if (c.method === "progress") {
+            c.progress({ fraction: 0.5, message: "half way" });
+            await betaProgressSeen.promise;
+            return "done";
+          }
+          return { on: "beta", args: c.args };
+        },
       },
       { name: "shared", handler: () => "beta" },
     ]);
@@ -283,6 +292,25 @@ Deno.test("a job runs on another host of the mesh: by name with 'to', and by its
     assert.deepEqual([second.host, second.result], ["beta", "beta"]);
     alphaBusy.open();
     assert.equal((await a.mesh.job.wait({ id: first.id, timeoutMs: 5_000 })).status, "succeeded");
+
+    // Progress of a forwarded call reaches a WebSocket caller here.
+    const ws = await RpcWsClient.connect({ url: a.t.host.url, token: a.t.token });
+    try {
+      const heard: string[] = [];
+      ws.on("job.progress", (p) => {
+        heard.push((p as { message: string }).message);
+        betaProgressSeen.open();
+      });
+      const reply = await ws.call("capability.call", {
+        capability: "gpu-echo",
+        method: "progress",
+        to: "beta",
+      }) as { host: string; result: unknown };
+      assert.deepEqual([reply.host, reply.result], ["beta", "done"]);
+      assert.deepEqual(heard, ["half way"]);
+    } finally {
+      await ws.close();
+    }
 
     // Cancelled from here, it stops there.
     const slow = await a.mesh.job.submit({ capability: "gpu-echo", method: "slow", to: "beta" });

@@ -36,6 +36,9 @@ export interface CallOptions {
   onProgress?: (progress: CallProgress, jobId: string) => void;
 }
 
+/** How often the progress of a forwarded job is asked of its host, ms. */
+const PROGRESS_POLL_MS = 250;
+
 /** The longest one wait on a forwarded job's host, ms; longer waits loop. */
 const REMOTE_WAIT_SLICE_MS = 60_000;
 
@@ -139,6 +142,9 @@ export class Jobs {
     const job = await this.submit(params, options.by ?? null, options.onProgress);
     const onAbort = () => void this.cancel(job.id, options.by ?? null).catch(() => {});
     options.signal?.addEventListener("abort", onAbort);
+    const relay = job.host && options.onProgress
+      ? this.#relayProgress(job.id, options.onProgress)
+      : undefined;
     try {
       let view = job;
       while (!TERMINAL.has(view.status)) {
@@ -166,7 +172,39 @@ export class Jobs {
       );
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
+      await relay?.stop();
     }
+  }
+
+  /**
+   * A forwarded job's progress, asked of its host every {@linkcode PROGRESS_POLL_MS}
+   * and passed on when it changed (the latest report, not every one).
+   */
+  #relayProgress(id: string, onProgress: NonNullable<CallOptions["onProgress"]>) {
+    const row = this.#row(id);
+    let last = "null";
+    let asking: Promise<void> | undefined;
+    const ask = async () => {
+      try {
+        const there = await this.#remoteJobs().get(row.remote!.url, row.remote!.id);
+        const text = JSON.stringify(there.progress ?? null);
+        if (there.progress && text !== last) onProgress(there.progress, id);
+        last = text;
+      } catch {
+        // The wait reports a host that does not answer; progress is best effort.
+      } finally {
+        asking = undefined;
+      }
+    };
+    const timer = setInterval(() => {
+      if (!asking && row.remote) asking = ask();
+    }, PROGRESS_POLL_MS);
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await asking;
+      },
+    };
   }
 
   /** Whether this host could start a job now (for peers choosing a host). */
