@@ -6,6 +6,7 @@ import { services } from "./004_services.ts";
 import { mobility } from "./005_mobility.ts";
 import { registry } from "./006_registry.ts"; // registry
 import { memory } from "./007_memory.ts"; // memory: record index of local pools
+import { capabilities } from "./008_capabilities.ts"; // capabilities
 
 /**
  * Every schema migration, in order. Append new ones at the end with the next
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   mobility,
   registry, // registry
   memory, // memory
+  capabilities, // capabilities
 ];
