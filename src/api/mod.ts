@@ -39,6 +39,31 @@ import {
 } from "./plugins.ts";
 import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./services.ts";
 import { meshHosts, meshRecord, meshRotate, meshStats, meshSync, meshWait } from "./mesh.ts";
+// artifacts: the content-addressed blob store and its mesh operations.
+import {
+  artifactFetch,
+  artifactGc,
+  artifactList,
+  artifactLocate,
+  artifactPin,
+  artifactRemove,
+  artifactReplicate,
+  artifactStat,
+  artifactUnpin,
+} from "./artifacts.ts";
+export {
+  ArtifactInfoSchema,
+  ArtifactPinSchema,
+  artifactFetch,
+  artifactGc,
+  artifactList,
+  artifactLocate,
+  artifactPin,
+  artifactRemove,
+  artifactReplicate,
+  artifactStat,
+  artifactUnpin,
+} from "./artifacts.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -147,6 +172,16 @@ export type Api = {
   "mesh.record": typeof meshRecord;
   "mesh.sync": typeof meshSync;
   "mesh.rotate": typeof meshRotate;
+  // artifacts
+  "artifact.list": typeof artifactList;
+  "artifact.stat": typeof artifactStat;
+  "artifact.remove": typeof artifactRemove;
+  "artifact.pin": typeof artifactPin;
+  "artifact.unpin": typeof artifactUnpin;
+  "artifact.gc": typeof artifactGc;
+  "artifact.locate": typeof artifactLocate;
+  "artifact.fetch": typeof artifactFetch;
+  "artifact.replicate": typeof artifactReplicate;
 };
 
 /** Every method contract, keyed by method name. */
@@ -189,6 +224,16 @@ export const API: Api = {
   "mesh.record": meshRecord,
   "mesh.sync": meshSync,
   "mesh.rotate": meshRotate,
+  // artifacts
+  "artifact.list": artifactList,
+  "artifact.stat": artifactStat,
+  "artifact.remove": artifactRemove,
+  "artifact.pin": artifactPin,
+  "artifact.unpin": artifactUnpin,
+  "artifact.gc": artifactGc,
+  "artifact.locate": artifactLocate,
+  "artifact.fetch": artifactFetch,
+  "artifact.replicate": artifactReplicate,
 };
 
 /** The name of a method roam serves. */

@@ -4,6 +4,7 @@ import { DEFAULT_PORT, defaultDataDir } from "../client/mod.ts";
 import { RoamError } from "../errors/mod.ts";
 import { MeshConfigSchema } from "../mesh/mod.ts";
 import { RelayHubConfigSchema, RelayUrlsSchema } from "../relay/mod.ts";
+import { ArtifactsConfigSchema } from "../artifacts/mod.ts"; // artifacts
 
 const BindEntry = z.string().min(1).refine(
   (v) => v === "auto" || v === "loopback" || isIpAddress(v),
@@ -85,6 +86,8 @@ export const HostConfigSchema = z.object({
   relay: RelayUrlsSchema.default([]),
   /** How this host queues requests for hosts connected to it as a relay hub. */
   relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
+  /** artifacts: the blob store's quotas, expiry sweep and time limits. */
+  artifacts: ArtifactsConfigSchema.default(ArtifactsConfigSchema.parse({})),
 });
 
 /** What a caller passes to `startHost`. */

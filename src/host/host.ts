@@ -38,6 +38,13 @@ import {
   ServiceRegistry,
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
+import {
+  AgentFiles,
+  ArtifactMesh,
+  artifactMethods,
+  artifactRoutes,
+  ArtifactStore,
+} from "../artifacts/mod.ts"; // artifacts
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {
@@ -148,6 +155,15 @@ export async function startHost(
       events: { ...bounds, retain: events.retain },
     };
   };
+  // artifacts: the store is made first; its mesh side and the agents' files once the mesh exists.
+  const artifactStore = new ArtifactStore({
+    db,
+    dataDir: config.dataDir,
+    config: config.artifacts,
+    onEvent: (type, data, subject) => events.append(type, data, subject),
+    log,
+  });
+  let agentFiles!: AgentFiles;
   const methods: MethodImpl[] = hostMethods({
     events,
     info,
@@ -192,6 +208,12 @@ export async function startHost(
     tokens,
     self: { id, name: config.name, url: () => currentUrls()[0] },
     log,
+    files: {
+      list: (agentId) => agentFiles.list(agentId),
+      receive: (files, source) => agentFiles.receive(files, source),
+      hold: (files, agentId) => agentFiles.hold(files, agentId),
+      release: (agentId) => agentFiles.release(agentId),
+    }, // artifacts
     ...options.mobility,
     // A target that is not a URL is a host name or id, looked up in the mesh.
     resolve: options.mobility?.resolve ?? ((to) => hostAddress(mesh, to)),
@@ -224,6 +246,20 @@ export async function startHost(
     log,
   });
   methods.push(...meshMethods(mesh));
+  // artifacts: blobs by sha256 in DATA_DIR/artifacts, located, fetched and replicated across the mesh.
+  const artifactMesh = new ArtifactMesh({
+    store: artifactStore,
+    self: { id, name: config.name, url: () => currentUrls()[0] },
+    peers: () => mesh.hosts(),
+    resolve: (to) => hostAddress(mesh, to),
+    token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 10 * 60_000 }),
+    onEvent: (type, data, subject) => events.append(type, data, subject),
+  });
+  methods.push(...artifactMethods(artifactStore, artifactMesh));
+  agentFiles = new AgentFiles(artifactStore, artifactMesh);
+  const stopReleasing = events.listen((event) => {
+    if (event.type === "agent.disposed" && event.subject) agentFiles.release(event.subject);
+  });
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
@@ -262,6 +298,7 @@ export async function startHost(
   );
   const advertisedUrls = () => [...relayLinks.map((link) => link.url), ...currentUrls()];
   const app = createApp({
+    artifacts: artifactRoutes(artifactStore, authenticate), // artifacts
     relay: {
       connect: (request) => relayHub.connect(request),
       forward: (hostId, request) => relayHub.forward(hostId, request),
@@ -316,8 +353,10 @@ export async function startHost(
   };
 
   try {
+    await artifactStore.init(); // artifacts
     await listeners.sync(resolveAddresses(config.bind, interfaces), true);
   } catch (error) {
+    stopReleasing(); // artifacts
     db.close();
     throw error;
   }
@@ -333,8 +372,11 @@ export async function startHost(
     await mesh.start(); // mesh
     await agents.start();
     mobility.start();
+    artifactStore.start(); // artifacts
     for (const link of relayLinks) link.start();
   } catch (error) {
+    await artifactStore.stop(); // artifacts
+    stopReleasing(); // artifacts
     await mesh.stop(); // mesh
     services.close();
     await listeners.close(0);
@@ -399,6 +441,8 @@ export async function startHost(
       services.close();
       mobility.stop();
       await agents.stop();
+      await artifactStore.stop(); // artifacts
+      stopReleasing(); // artifacts
       await removeRuntimeInfo(config.dataDir);
       db.close();
       log(`roam: host "${config.name}" stopped (${reason})`);

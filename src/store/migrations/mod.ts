@@ -4,9 +4,10 @@ import { plugins } from "./002_plugins.ts";
 import { agents } from "./003_agents.ts";
 import { services } from "./004_services.ts";
 import { mobility } from "./005_mobility.ts";
+import { artifacts } from "./006_artifacts.ts"; // artifacts
 
 /**
  * Every schema migration, in order. Append new ones at the end with the next
  * version; never edit one that has shipped.
  */
-export const MIGRATIONS: readonly Migration[] = [core, plugins, agents, services, mobility];
+export const MIGRATIONS: readonly Migration[] = [core, plugins, agents, services, mobility, artifacts];
