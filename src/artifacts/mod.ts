@@ -44,3 +44,9 @@ export {
 } from "./mesh.ts";
 export { type AgentFileRef, AgentFiles } from "./agent_files.ts";
 export { artifactMethods } from "./methods.ts";
+export {
+  downloadArtifact,
+  type TransferTarget,
+  uploadArtifact,
+  type UploadOptions,
+} from "./client.ts";

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { RoamError } from "../errors/mod.ts";
 import { ROAM_VERSION } from "../version.ts";
 import { agentCommand } from "./commands/agent.ts";
+import { artifactCommand } from "./commands/artifact.ts"; // artifacts
 import { eventsCommand } from "./commands/events.ts";
 import { hostCommand } from "./commands/host.ts";
 import { hostsCommand } from "./commands/hosts.ts";
@@ -69,6 +70,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   pluginCommand(program, ctx);
   agentCommand(program, ctx);
   serviceCommand(program, ctx);
+  artifactCommand(program, ctx); // artifacts
   rpcCommand(program, ctx);
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();
