@@ -14,6 +14,7 @@
 import { agentHost, type Isolation, ISOLATIONS, openWs } from "./agent_host.ts";
 import { treeRssBytes, waitForIdle } from "./proc.ts";
 import { BareWorker } from "./workers.ts";
+import { ARTIFACT_BENCHES, ARTIFACT_MEASUREMENTS } from "./artifacts.ts"; // artifacts
 
 /**
  * One call to measure; it throws when the answer is wrong. It returns
@@ -404,6 +405,7 @@ export const MEASUREMENTS: readonly Measurement[] = [
   },
   ...WORKER_FLOORS,
   ...ISOLATIONS.flatMap(agentMeasurements),
+  ...ARTIFACT_MEASUREMENTS, // artifacts
 ];
 
 /** The benches of one isolation mode (issue 3, point 11). */
@@ -454,4 +456,5 @@ export const BENCHES: readonly BenchDefinition[] = [
     goal: 1.5,
   },
   ...ISOLATIONS.flatMap(agentBenches),
+  ...ARTIFACT_BENCHES, // artifacts
 ];

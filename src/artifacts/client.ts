@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { type ErrorCode, ERROR_CODE_NAMES, RoamError } from "../errors/mod.ts";
+import { ERROR_CODE_NAMES, type ErrorCode, RoamError } from "../errors/mod.ts";
 import { normalizeHostUrl } from "../rpc/mod.ts";
 import { EXPIRES_HEADER, NAME_HEADER, SHA256_HEADER } from "./http.ts";
 import { writeAll } from "./stream.ts";
@@ -45,7 +45,9 @@ export async function uploadArtifact(
       },
     }),
   );
-  const headers: Record<string, string> = { "content-type": options.mediaType ?? "application/octet-stream" };
+  const headers: Record<string, string> = {
+    "content-type": options.mediaType ?? "application/octet-stream",
+  };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   if (options.name) headers[NAME_HEADER] = encodeURIComponent(options.name);
   if (options.expiresInS) headers[EXPIRES_HEADER] = String(options.expiresInS);
@@ -103,7 +105,11 @@ export async function downloadArtifact(
   const response = await send(url, { headers });
   if (response.status !== 200 && response.status !== 206) throw await errorOf(response, url);
   if (have > 0 && response.status !== 206) {
-    throw new RoamError("unavailable", `${url} did not send the rest of the blob (no range support)`, {});
+    throw new RoamError(
+      "unavailable",
+      `${url} did not send the rest of the blob (no range support)`,
+      {},
+    );
   }
   const total = response.status === 206
     ? Number(response.headers.get("content-range")?.split("/")[1])

@@ -60,7 +60,11 @@ export function artifactRoutes(store: ArtifactStore, authenticate: Authenticate)
       if (!headers.success) {
         await request.body?.cancel().catch(() => {});
         return failure(
-          new RoamError("invalid_input", `bad upload header: ${headers.error.issues[0].message}`, {}),
+          new RoamError(
+            "invalid_input",
+            `bad upload header: ${headers.error.issues[0].message}`,
+            {},
+          ),
         );
       }
       const h = headers.data;
@@ -88,7 +92,11 @@ export function artifactRoutes(store: ArtifactStore, authenticate: Authenticate)
       if (who instanceof Response) return who;
       if (!SHA256_PATTERN.test(sha256)) {
         return failure(
-          new RoamError("invalid_input", `"${sha256}" is not a sha256 (64 lowercase hex digits)`, {}),
+          new RoamError(
+            "invalid_input",
+            `"${sha256}" is not a sha256 (64 lowercase hex digits)`,
+            {},
+          ),
         );
       }
       const wait = Math.min(Number(request.headers.get(WAIT_HEADER) ?? 0) || 0, MAX_WAIT_MS);
@@ -129,7 +137,9 @@ export function artifactRoutes(store: ArtifactStore, authenticate: Authenticate)
       }
       if (head) return new Response(null, { status: range ? 206 : 200, headers });
       const opened = await store.open(sha256, range ?? {});
-      if (!opened) return failure(new RoamError("not_found", `blob ${sha256} was just removed`, {}));
+      if (!opened) {
+        return failure(new RoamError("not_found", `blob ${sha256} was just removed`, {}));
+      }
       return new Response(opened.stream, { status: range ? 206 : 200, headers });
     },
   };

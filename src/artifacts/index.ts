@@ -166,7 +166,11 @@ export class ArtifactIndex {
 
   /** A blob's pins, oldest first. */
   pins(sha256: string): Pin[] {
-    return (this.#sql.pins.all(sha256) as { holder: string; name: string | null; created_at: number }[])
+    return (this.#sql.pins.all(sha256) as {
+      holder: string;
+      name: string | null;
+      created_at: number;
+    }[])
       .map((p) => ({ holder: p.holder, name: p.name, createdAt: p.created_at }));
   }
 
@@ -196,7 +200,11 @@ export class ArtifactIndex {
 
   /** The blobs a holder pins, with the names it gave them. */
   heldBy(holder: string): { sha256: string; name: string | null; createdAt: number }[] {
-    return (this.#sql.held.all(holder) as { sha256: string; name: string | null; created_at: number }[])
+    return (this.#sql.held.all(holder) as {
+      sha256: string;
+      name: string | null;
+      created_at: number;
+    }[])
       .map((p) => ({ sha256: p.sha256, name: p.name, createdAt: p.created_at }));
   }
 

@@ -95,7 +95,9 @@ export class ArtifactMesh {
   }
 
   /** Which alive hosts of the mesh (this one included) hold the blob. */
-  async locate(sha256: string): Promise<{ holders: Holder[]; asked: number; unreachable: string[] }> {
+  async locate(
+    sha256: string,
+  ): Promise<{ holders: Holder[]; asked: number; unreachable: string[] }> {
     const holders: Holder[] = [];
     const here = this.#o.store.stat(sha256);
     if (here) {
@@ -182,9 +184,7 @@ export class ArtifactMesh {
     }
     throw new RoamError(
       "unavailable",
-      `could not fetch blob ${sha256}: ${
-        attempts.map((a) => `${a.url}: ${a.message}`).join("; ")
-      }`,
+      `could not fetch blob ${sha256}: ${attempts.map((a) => `${a.url}: ${a.message}`).join("; ")}`,
       { sha256, attempts },
     );
   }
@@ -284,11 +284,14 @@ export class ArtifactMesh {
       });
     }
     const length = response.headers.get("content-length");
-    return await this.#o.store.put(response.body ?? new ReadableStream({ start: (c) => c.close() }), {
-      sha256,
-      size: length === null ? undefined : Number(length),
-      owner: `host:${url}`,
-    });
+    return await this.#o.store.put(
+      response.body ?? new ReadableStream({ start: (c) => c.close() }),
+      {
+        sha256,
+        size: length === null ? undefined : Number(length),
+        owner: `host:${url}`,
+      },
+    );
   }
 
   #client(url: string, timeoutMs: number): RpcHttpClient {

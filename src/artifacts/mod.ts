@@ -12,8 +12,8 @@
  */
 export { type ArtifactsConfig, ArtifactsConfigSchema } from "./config.ts";
 export {
-  type ArtifactStoreOptions,
   ArtifactStore,
+  type ArtifactStoreOptions,
   type BlobInfo,
   type BlobMeta,
   type GcResult,
@@ -24,19 +24,19 @@ export {
   SHA256_PATTERN,
 } from "./store.ts";
 export type { BlobRow, Pin } from "./index.ts";
-export { parseRange, type ByteRange } from "./range.ts";
+export { type ByteRange, parseRange } from "./range.ts";
 export {
-  artifactRoutes,
   type ArtifactRoutes,
+  artifactRoutes,
   EXPIRES_HEADER,
   NAME_HEADER,
   SHA256_HEADER,
   WAIT_HEADER,
 } from "./http.ts";
 export {
-  type ArtifactPeer,
   ArtifactMesh,
   type ArtifactMeshOptions,
+  type ArtifactPeer,
   type Attempt,
   type FetchResult,
   type Holder,

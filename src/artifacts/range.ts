@@ -10,7 +10,10 @@ export interface ByteRange {
  * this server serves as a range (several ranges, another unit: the whole
  * blob is sent); `"unsatisfiable"` when it starts past the end.
  */
-export function parseRange(header: string | null, size: number): ByteRange | null | "unsatisfiable" {
+export function parseRange(
+  header: string | null,
+  size: number,
+): ByteRange | null | "unsatisfiable" {
   if (header === null) return null;
   const match = header.trim().match(/^bytes=(\d*)-(\d*)$/);
   if (!match) return null;

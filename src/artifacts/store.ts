@@ -356,7 +356,10 @@ export class ArtifactStore {
    * arriving under a known sha256 (followed as it grows); null when
    * neither.
    */
-  async open(sha256: string, range: { start?: number; end?: number } = {}): Promise<OpenedBlob | null> {
+  async open(
+    sha256: string,
+    range: { start?: number; end?: number } = {},
+  ): Promise<OpenedBlob | null> {
     const row = this.#visibleRow(sha256);
     const start = range.start ?? 0;
     if (row) {
@@ -375,7 +378,7 @@ export class ArtifactStore {
         length,
         mediaType: row.mediaType,
         complete: true,
-        stream: fileStream(file, start, length),
+        stream: await fileStream(file, start, length),
       };
     }
     const incoming = this.#incoming.get(sha256);
@@ -391,7 +394,9 @@ export class ArtifactStore {
   }
 
   /** The size and media type of a blob stored or arriving here, or null. */
-  peek(sha256: string): { size: number | undefined; mediaType: string | null; complete: boolean } | null {
+  peek(
+    sha256: string,
+  ): { size: number | undefined; mediaType: string | null; complete: boolean } | null {
     const row = this.#visibleRow(sha256);
     if (row) return { size: row.size, mediaType: row.mediaType, complete: true };
     const incoming = this.#incoming.get(sha256);
@@ -643,7 +648,9 @@ export class ArtifactStore {
   }
 }
 
-function cleanMeta(meta: BlobMeta): { owner: string | null; name: string | null; mediaType: string | null } {
+function cleanMeta(
+  meta: BlobMeta,
+): { owner: string | null; name: string | null; mediaType: string | null } {
   return { owner: meta.owner ?? null, name: meta.name ?? null, mediaType: meta.mediaType ?? null };
 }
 
