@@ -18,7 +18,9 @@ Deno.test("roam artifact put, get (resumed), ls, pin, rm, and - for stdin and st
   try {
     const g = ["--host", t.host.url, "--token", t.token];
     const data = new Uint8Array(6 * 1024 * 1024 + 5);
-    for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+    for (let i = 0; i < data.length; i += 65536) {
+      crypto.getRandomValues(data.subarray(i, i + 65536));
+    }
     const hash = sha(data);
     await Deno.writeFile(join(dir, "in.bin"), data);
 
@@ -43,7 +45,11 @@ Deno.test("roam artifact put, get (resumed), ls, pin, rm, and - for stdin and st
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /remove it and download again/);
 
-    const piped = await roam([...g, "artifact", "put", "-", "--name", "note.txt", "--expires", "1h"], {}, "hello\n");
+    const piped = await roam(
+      [...g, "artifact", "put", "-", "--name", "note.txt", "--expires", "1h"],
+      {},
+      "hello\n",
+    );
     assert.equal(piped.code, 0, piped.stderr);
     const note = piped.stdout.trim();
     const out = await roam([...g, "artifact", "get", note, "-o", "-"]);
@@ -51,7 +57,10 @@ Deno.test("roam artifact put, get (resumed), ls, pin, rm, and - for stdin and st
 
     const ls = await roam([...g, "--json", "artifact", "ls"]);
     const listed = JSON.parse(ls.stdout);
-    assert.deepEqual(listed.artifacts.map((a: { name: string }) => a.name).sort(), ["in.bin", "note.txt"]);
+    assert.deepEqual(listed.artifacts.map((a: { name: string }) => a.name).sort(), [
+      "in.bin",
+      "note.txt",
+    ]);
     assert.equal((await roam([...g, "artifact", "pin", hash])).code, 0);
     const refused = await roam([...g, "artifact", "rm", hash]);
     assert.equal(refused.code, 1);

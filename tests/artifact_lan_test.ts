@@ -17,7 +17,8 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 type Holders = { holders: { name: string | null; url: string; self: boolean }[] };
 
 Deno.test({
-  name: "a host finds the holder of a blob in the mesh and fetches it by hash; replicate reaches every host",
+  name:
+    "a host finds the holder of a blob in the mesh and fetches it by hash; replicate reaches every host",
   ignore: !lanCheck.ok,
   async fn() {
     await using lan = await createLan(3);
@@ -38,7 +39,9 @@ Deno.test({
     );
 
     const data = new Uint8Array(5 * 1024 * 1024 + 1);
-    for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+    for (let i = 0; i < data.length; i += 65536) {
+      crypto.getRandomValues(data.subarray(i, i + 65536));
+    }
     const sha256 = createHash("sha256").update(data).digest("hex");
     const token = new TokenSigner((await readSecret(secretFile)).bytes).mint({
       subject: "test",

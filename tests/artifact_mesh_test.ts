@@ -128,7 +128,10 @@ Deno.test("an agent's file travels with it as an artifact on dispatch and on clo
   const there = await b.mesh.artifact.list({ holder: `agent:${id}` });
   assert.equal(there.artifacts.length, 1);
   assert.equal(there.artifacts[0].sha256, hash);
-  assert.deepEqual(there.artifacts[0].pins.map((p) => [p.holder, p.name]), [[`agent:${id}`, "notes.bin"]]);
+  assert.deepEqual(there.artifacts[0].pins.map((p) => [p.holder, p.name]), [[
+    `agent:${id}`,
+    "notes.bin",
+  ]]);
   assert.equal(await download(b, hash), hash);
   // The source let its copy go: unpinned, released, collected after the grace period.
   const left = await a.mesh.artifact.stat({ sha256: hash });

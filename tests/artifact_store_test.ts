@@ -60,7 +60,7 @@ async function parts(dir: string): Promise<string[]> {
 }
 
 Deno.test("the same bytes stored twice are kept once, and read back whole or in part", async () => {
-  await withStore({}, async (store, dir) => {
+  await withStore({}, async (store) => {
     const data = bytes("hello artifacts");
     const first = await store.putBytes(data, { name: "a.txt" });
     assert.equal(first.sha256, sha(data));
@@ -79,7 +79,10 @@ Deno.test("the same bytes stored twice are kept once, and read back whole or in 
 Deno.test("bytes that do not match the expected sha256 are refused and leave nothing", async () => {
   await withStore({}, async (store, dir) => {
     const wrong = sha(bytes("something else"));
-    assert.equal(await code(store.put(ReadableStream.from([bytes("payload")]), { sha256: wrong })), "invalid_input");
+    assert.equal(
+      await code(store.put(ReadableStream.from([bytes("payload")]), { sha256: wrong })),
+      "invalid_input",
+    );
     assert.equal(await store.has(wrong), false);
     assert.equal(await store.has(sha(bytes("payload"))), false);
     assert.deepEqual(await parts(dir), []);
@@ -114,7 +117,10 @@ Deno.test("quotas: a blob past the per-blob limit and a store past its total fai
       assert.match(error.message, /at most 1000 bytes/);
     }
     // Announced size over the limit: refused before reading anything.
-    assert.equal(await code(store.put(ReadableStream.from([new Uint8Array(10)]), { size: 5000 })), "too_large");
+    assert.equal(
+      await code(store.put(ReadableStream.from([new Uint8Array(10)]), { size: 5000 })),
+      "too_large",
+    );
     await store.putBytes(new Uint8Array(900).fill(1));
     try {
       await store.putBytes(new Uint8Array(900).fill(2));
@@ -150,7 +156,11 @@ Deno.test("expiry hides a blob and garbage collection removes it; a pin keeps it
     assert.deepEqual(result.removed, [{ sha256: gone.sha256, size: 11, reason: "expired" }]);
     assert.equal(result.freedBytes, 11);
     assert.equal(await store.has(kept.sha256), true);
-    assert.equal(await store.has(plain.sha256), true, "a blob never pinned and without expiry stays");
+    assert.equal(
+      await store.has(plain.sha256),
+      true,
+      "a blob never pinned and without expiry stays",
+    );
   });
 });
 

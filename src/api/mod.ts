@@ -52,13 +52,13 @@ import {
   artifactUnpin,
 } from "./artifacts.ts";
 export {
-  ArtifactInfoSchema,
-  ArtifactPinSchema,
   artifactFetch,
   artifactGc,
+  ArtifactInfoSchema,
   artifactList,
   artifactLocate,
   artifactPin,
+  ArtifactPinSchema,
   artifactRemove,
   artifactReplicate,
   artifactStat,

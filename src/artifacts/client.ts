@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { ERROR_CODE_NAMES, type ErrorCode, RoamError } from "../errors/mod.ts";
 import { normalizeHostUrl } from "../rpc/mod.ts";
-import { EXPIRES_HEADER, NAME_HEADER, SHA256_HEADER } from "./http.ts";
+import { EXPIRES_HEADER, NAME_HEADER } from "./http.ts";
 import { writeAll } from "./stream.ts";
 
 /** Where a transfer goes, and how it reports progress. */

@@ -155,7 +155,14 @@ export async function startHost(
       events: { ...bounds, retain: events.retain },
     };
   };
-  // artifacts: the store is made first; its mesh side and the agents' files once the mesh exists.
+  const methods: MethodImpl[] = hostMethods({
+    events,
+    info,
+    methods: () => dispatcher.methods,
+    maxSubscriptions: config.limits.wsMaxSubscriptions,
+  });
+  // artifacts: blobs by sha256 in DATA_DIR/artifacts, located, fetched and replicated across
+  // the mesh; agents' files are pinned blobs that travel with them.
   const artifactStore = new ArtifactStore({
     db,
     dataDir: config.dataDir,
@@ -163,12 +170,18 @@ export async function startHost(
     onEvent: (type, data, subject) => events.append(type, data, subject),
     log,
   });
-  let agentFiles!: AgentFiles;
-  const methods: MethodImpl[] = hostMethods({
-    events,
-    info,
-    methods: () => dispatcher.methods,
-    maxSubscriptions: config.limits.wsMaxSubscriptions,
+  const artifactMesh = new ArtifactMesh({
+    store: artifactStore,
+    self: { id, name: config.name, url: () => currentUrls()[0] },
+    peers: () => mesh.hosts(),
+    resolve: (to) => hostAddress(mesh, to),
+    token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 10 * 60_000 }),
+    onEvent: (type, data, subject) => events.append(type, data, subject),
+  });
+  methods.push(...artifactMethods(artifactStore, artifactMesh));
+  const agentFiles = new AgentFiles(artifactStore, artifactMesh);
+  const stopReleasing = events.listen((event) => {
+    if (event.type === "agent.disposed" && event.subject) agentFiles.release(event.subject);
   });
   // plugins: installed agent plugins (DATA_DIR/plugins) and the operator's grants.
   const plugins = new PluginStore({ db, dataDir: config.dataDir, events });
@@ -246,20 +259,6 @@ export async function startHost(
     log,
   });
   methods.push(...meshMethods(mesh));
-  // artifacts: blobs by sha256 in DATA_DIR/artifacts, located, fetched and replicated across the mesh.
-  const artifactMesh = new ArtifactMesh({
-    store: artifactStore,
-    self: { id, name: config.name, url: () => currentUrls()[0] },
-    peers: () => mesh.hosts(),
-    resolve: (to) => hostAddress(mesh, to),
-    token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 10 * 60_000 }),
-    onEvent: (type, data, subject) => events.append(type, data, subject),
-  });
-  methods.push(...artifactMethods(artifactStore, artifactMesh));
-  agentFiles = new AgentFiles(artifactStore, artifactMesh);
-  const stopReleasing = events.listen((event) => {
-    if (event.type === "agent.disposed" && event.subject) agentFiles.release(event.subject);
-  });
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,

@@ -204,7 +204,10 @@ Examples:
         ["owner", info.owner ?? "-"],
         ["created", info.created],
         ["expires", info.expires ?? "never"],
-        ["pins", info.pins.map((p) => p.name ? `${p.holder} (${p.name})` : p.holder).join(", ") || "-"],
+        [
+          "pins",
+          info.pins.map((p) => p.name ? `${p.holder} (${p.name})` : p.holder).join(", ") || "-",
+        ],
       ]));
     });
 
@@ -224,9 +227,15 @@ Examples:
     });
 
   artifact.command("pin")
-    .description("keep a blob from garbage collection; with --holder agent:ID and --name it becomes that agent's file")
+    .description(
+      "keep a blob from garbage collection; with --holder agent:ID and --name it becomes that agent's file",
+    )
     .argument("<sha256>", "the blob")
-    .option("--holder <holder>", "who holds it: user (default), agent:ID, entry:ID or job:ID", "user")
+    .option(
+      "--holder <holder>",
+      "who holds it: user (default), agent:ID, entry:ID or job:ID",
+      "user",
+    )
     .option("--name <name>", "a file name for the holder")
     .action(async (sha256: string, opts) => {
       const mesh = await client(ctx);
@@ -240,7 +249,10 @@ Examples:
     .option("--holder <holder>", "whose pin (default user)", "user")
     .action(async (sha256: string, opts) => {
       const mesh = await client(ctx);
-      const { removed } = await mesh.artifact.unpin({ sha256: checkSha(sha256), holder: opts.holder });
+      const { removed } = await mesh.artifact.unpin({
+        sha256: checkSha(sha256),
+        holder: opts.holder,
+      });
       if (!removed) {
         throw new RoamError("not_found", `${opts.holder} holds no pin on ${sha256}`, { sha256 });
       }
@@ -256,7 +268,9 @@ Examples:
       if (ctx.global().json) return printJson(ctx, result);
       for (const r of result.removed) ctx.io.out(`${r.sha256}  ${bytes(r.size)}  ${r.reason}`);
       ctx.io.out(
-        `${opts.dryRun ? "would free" : "freed"} ${bytes(result.freedBytes)} in ${result.removed.length} blobs`,
+        `${opts.dryRun ? "would free" : "freed"} ${
+          bytes(result.freedBytes)
+        } in ${result.removed.length} blobs`,
       );
     });
 
@@ -321,7 +335,11 @@ Examples:
         { header: "ERROR", value: (h) => h.error?.message ?? "", max: 60 },
       ]));
       if (result.hosts.some((h) => !h.ok)) {
-        throw new RoamError("unavailable", `${result.hosts.filter((h) => !h.ok).length} hosts did not get the blob`, {});
+        throw new RoamError(
+          "unavailable",
+          `${result.hosts.filter((h) => !h.ok).length} hosts did not get the blob`,
+          {},
+        );
       }
     });
 }

@@ -10,4 +10,11 @@ import { artifacts } from "./006_artifacts.ts"; // artifacts
  * Every schema migration, in order. Append new ones at the end with the next
  * version; never edit one that has shipped.
  */
-export const MIGRATIONS: readonly Migration[] = [core, plugins, agents, services, mobility, artifacts];
+export const MIGRATIONS: readonly Migration[] = [
+  core,
+  plugins,
+  agents,
+  services,
+  mobility,
+  artifacts,
+];
