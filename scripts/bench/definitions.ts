@@ -14,6 +14,7 @@
 import { agentHost, type Isolation, ISOLATIONS, openWs } from "./agent_host.ts";
 import { treeRssBytes, waitForIdle } from "./proc.ts";
 import { BareWorker } from "./workers.ts";
+import { MESH_BENCHES, MESH_MEASUREMENTS } from "./mesh.ts";
 import { ARTIFACT_BENCHES, ARTIFACT_MEASUREMENTS } from "./artifacts.ts"; // artifacts
 
 /**
@@ -27,10 +28,10 @@ export type Call = () => Promise<void | number>;
 
 /**
  * What a measurement's figures are: `ms` per call; `ms/msg`, milliseconds
- * per message of a stream (shown as messages per second); `MiB` of memory.
- * Lower is better for all three.
+ * per message of a stream (shown as messages per second); `MiB` of memory;
+ * `B/s`, bytes sent per second. Lower is better for all four.
  */
-export type Unit = "ms" | "ms/msg" | "MiB";
+export type Unit = "ms" | "ms/msg" | "MiB" | "B/s";
 
 /** What a measurement's setup may use; everything it starts is stopped when the run ends. */
 export interface BenchContext {
@@ -405,6 +406,7 @@ export const MEASUREMENTS: readonly Measurement[] = [
   },
   ...WORKER_FLOORS,
   ...ISOLATIONS.flatMap(agentMeasurements),
+  ...MESH_MEASUREMENTS,
   ...ARTIFACT_MEASUREMENTS, // artifacts
 ];
 
@@ -456,5 +458,6 @@ export const BENCHES: readonly BenchDefinition[] = [
     goal: 1.5,
   },
   ...ISOLATIONS.flatMap(agentBenches),
+  ...MESH_BENCHES,
   ...ARTIFACT_BENCHES, // artifacts
 ];

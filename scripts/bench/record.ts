@@ -147,6 +147,7 @@ function figure(value: number, unit: Unit): string {
 /** A median as people read it: a time, a rate or a size. */
 function reading(value: number, unit: Unit): string {
   if (unit === "ms/msg") return `${Math.round(1000 / value).toLocaleString("en-US")} msg/s`;
+  if (unit === "B/s") return `${Math.round(value).toLocaleString("en-US")} B/s`;
   return `${figure(value, unit)} ${unit}`;
 }
 

@@ -17,8 +17,8 @@ export const GpuSchema = z.object({
 export const MeshMemberSchema = z.object({
   id: z.string().min(1).max(64),
   name: HostName,
-  url: z.string().min(1).max(256).regex(/^https?:\/\/[^\s/]+$/, {
-    message: "a member URL is http(s)://HOST:PORT with no path",
+  url: z.string().min(1).max(256).regex(/^https?:\/\/[^\s/]+(?:\/[^\s]*)?$/, {
+    message: "a member URL is http(s)://HOST:PORT, with a path only for a relay URL",
   }),
   gossipPort: z.number().int().min(1).max(65535),
   epoch: z.number().int().min(0).max(0xffff_ffff),

@@ -24,7 +24,7 @@ import { type HostConfig, type HostConfigInput, resolveHostConfig } from "./conf
 import { ListenerSet } from "./listeners.ts";
 import { hostMethods } from "./methods.ts";
 import { pluginMethods, PluginStore } from "../plugins/mod.ts";
-import { RelayHub, RelayLink } from "../relay/mod.ts";
+import { RelayHub, RelayLink, TunnelTransport } from "../relay/mod.ts";
 import {
   AgentManager,
   agentMethods,
@@ -236,9 +236,25 @@ export async function startHost(
       }),
   });
   methods.push(...agentMethods(agents, mobility), ...mobilityMethods(mobility));
+  // relay: with --relay, this host is reached through its hubs, served by its own app.
+  const relayLinks = config.relay.map((hub) =>
+    new RelayLink({
+      hub,
+      self: { id, name: config.name },
+      token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 24 * 3600_000 }),
+      handle: (request) => app.fetch(request),
+      log,
+    })
+  );
+  const advertisedUrls = () => [...relayLinks.map((link) => link.url), ...currentUrls()];
   // mesh: the other hosts, found by multicast and unicast gossip, watched in the manner of SWIM.
+  // Behind a relay, gossip goes through the first hub (a tunnel) and the host joins through it.
+  const tunnel = relayLinks[0];
   const mesh = new Mesh({
-    config: config.mesh,
+    config: tunnel
+      ? { ...config.mesh, peers: [...config.mesh.peers, ...config.relay] }
+      : config.mesh,
+    transport: tunnel ? (options) => new TunnelTransport(tunnel, options) : undefined,
     identity: {
       id,
       name: config.name,
@@ -247,9 +263,8 @@ export async function startHost(
       properties: config.properties,
       epoch: starts,
     },
-    // The direct URLs, not the relay ones: gossip is UDP and cannot cross a
-    // relay, and the mesh finds a member's gossip address from its URL.
-    urls: () => currentUrls(),
+    // Behind a relay the relay URL comes first: the others reach this host there.
+    urls: () => (tunnel ? advertisedUrls() : currentUrls()),
     bindHost: mode === "loopback" ? "127.0.0.1" : "0.0.0.0",
     httpPort: () => listeners.port,
     secret: secret.bytes,
@@ -284,18 +299,17 @@ export async function startHost(
     baseUrl: () => currentUrls()[0],
     log,
     events,
+    // Hosts connected here get a gossip port, so they are live mesh members (not when
+    // this host is itself behind a relay: others could not reach those ports).
+    gossip: config.mesh.enabled && !tunnel
+      ? {
+        bindHost: mode === "loopback" ? "127.0.0.1" : "0.0.0.0",
+        group: config.mesh.multicast && mode !== "loopback"
+          ? { hostname: config.mesh.group.address, port: config.mesh.group.port }
+          : undefined,
+      }
+      : undefined,
   });
-  // relay: with --relay, this host is reached through its hubs, served by its own app.
-  const relayLinks = config.relay.map((hub) =>
-    new RelayLink({
-      hub,
-      self: { id, name: config.name },
-      token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 24 * 3600_000 }),
-      handle: (request) => app.fetch(request),
-      log,
-    })
-  );
-  const advertisedUrls = () => [...relayLinks.map((link) => link.url), ...currentUrls()];
   const app = createApp({
     artifacts: artifactRoutes(artifactStore, authenticate), // artifacts
     relay: {
@@ -368,15 +382,16 @@ export async function startHost(
     tags: config.tags,
   }, id);
   try {
+    for (const link of relayLinks) link.start(); // relay: first, so that gossip can tunnel soon
     await mesh.start(); // mesh
     await agents.start();
     mobility.start();
     artifactStore.start(); // artifacts
-    for (const link of relayLinks) link.start();
   } catch (error) {
     await artifactStore.stop(); // artifacts
     stopReleasing(); // artifacts
     await mesh.stop(); // mesh
+    await Promise.all(relayLinks.map((link) => link.stop()));
     services.close();
     await listeners.close(0);
     await removeRuntimeInfo(config.dataDir);

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { MeshRecordSchema, type MeshStatsSchema, meshSync } from "../api/mod.ts";
 import { RoamError } from "../errors/mod.ts";
-import { RpcHttpClient } from "../rpc/mod.ts";
+import { normalizeHostUrl, RpcHttpClient, sameHostUrl } from "../rpc/mod.ts";
 import { BroadcastQueue, retransmitLimit } from "./broadcast.ts";
 import type { MeshConfig } from "./config.ts";
 import { MeshKeyring } from "./crypto.ts";
@@ -35,7 +35,12 @@ import {
 } from "./record.ts";
 import { ReplayGuard } from "./replay.ts";
 import { ResourceMonitor } from "./resources.ts";
-import { type Endpoint, Transport } from "./transport.ts";
+import {
+  type Endpoint,
+  type GossipTransport,
+  Transport,
+  type TransportOptions,
+} from "./transport.ts";
 
 /** Mesh counters, as `mesh.stats` returns them. */
 export type MeshStats = z.infer<typeof MeshStatsSchema>;
@@ -82,6 +87,11 @@ export interface MeshOptions {
   log?: (line: string) => void;
   /** Load, RAM and GPU figures; tests pass their own. */
   resources?: ResourceMonitor;
+  /**
+   * Makes the datagram transport. Default: UDP sockets on the LAN; a host
+   * with `--relay` tunnels its gossip through its hub instead.
+   */
+  transport?: (options: TransportOptions) => GossipTransport;
 }
 
 /** Time that must pass between two `mesh.updated` events about one host. */
@@ -123,7 +133,7 @@ export class Mesh {
   readonly #members: Membership;
   readonly #queue = new BroadcastQueue();
   readonly #resources: ResourceMonitor;
-  #transport?: Transport;
+  #transport?: GossipTransport;
   readonly #abort = new AbortController();
 
   #counter = 0;
@@ -194,19 +204,26 @@ export class Mesh {
       stateSince: now,
       lastSeen: now,
     }, { maxMembers: this.#config.maxMembers });
-    this.#seeds = [...new Set(this.#config.peers.map((url) => new URL(url).origin))];
+    this.#seeds = [...new Set(this.#config.peers.map(normalizeHostUrl))];
   }
 
   /** Open the sockets, announce this host, and start probing and gossiping. */
   async start(): Promise<void> {
     if (!this.#config.enabled || this.#started) return;
-    this.#transport = new Transport({
+    const make = this.#options.transport ?? ((options) => new Transport(options));
+    this.#transport = make({
       bindHost: this.#options.bindHost,
       port: this.#config.gossipPort ?? this.#options.httpPort(),
       anyPortIfTaken: this.#config.gossipPort === undefined,
       group: this.#config.group,
       onPacket: (packet, from) => this.#onPacket(packet, from),
       log: this.#log,
+      onEndpoint: (endpoint) => {
+        if (!this.#started || this.#stopping) return;
+        this.#gossipEndpoint = endpoint;
+        this.#members.self.gossipPort = endpoint.port;
+        this.#bumpIncarnation();
+      },
     });
     this.#gossipEndpoint = this.#transport.open();
     const self = this.#members.self;
@@ -894,7 +911,7 @@ export class Mesh {
   #seedIsLive(url: string): boolean {
     return this.#members.live().some((m) =>
       m.state === "alive" &&
-      (sameOrigin(m.url, url) || (m.record?.urls ?? []).some((u) => sameOrigin(u, url)))
+      (sameHostUrl(m.url, url) || (m.record?.urls ?? []).some((u) => sameHostUrl(u, url)))
     );
   }
 
@@ -1048,14 +1065,6 @@ function lanHosts(urls: readonly string[]): string[] {
   return urls.map(urlHost).filter((h) =>
     /^\d+\.\d+\.\d+\.\d+$/.test(h) && !h.startsWith("127.") && !h.startsWith("169.254.")
   );
-}
-
-function sameOrigin(a: string, b: string): boolean {
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
 }
 
 function primaryOf(urls: readonly string[], fallback: string): string {

@@ -17,6 +17,7 @@ export {
   type MeshStats,
 } from "./mesh.ts";
 export { meshMethods } from "./methods.ts";
+export type { Endpoint, GossipTransport, TransportOptions } from "./transport.ts";
 export { hostAddress, type HostFinder, isUrlRef } from "./address.ts";
 export { type Exclusion, placeAgent, type Placement, type PlaceOptions } from "./placement.ts";
 export {

@@ -46,8 +46,11 @@ export const WireMemberSchema = z.object({
   i: z.string().min(1).max(64),
   /** Its name. */
   n: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/),
-  /** Its primary URL; the gossip address is this URL's host with port `g`. */
-  u: z.string().min(1).max(256).regex(/^https?:\/\/[^\s/]+$/),
+  /**
+   * Its primary URL; the gossip address is this URL's host with port `g`.
+   * A path appears only in a relay URL (`HUB/relay/<id>`).
+   */
+  u: z.string().min(1).max(256).regex(/^https?:\/\/[^\s/]+(?:\/[^\s]*)?$/),
   /** Its unicast gossip port. */
   g: z.number().int().min(1).max(65535),
   /** Which start of the host (grows with every restart). */

@@ -117,3 +117,13 @@ Deno.test("updates fill a packet up to 1,400 bytes and no further; a larger enve
   env.u = [...updates, member(999)];
   assert.throws(() => encodePacket(keys.current, env), RangeError);
 });
+
+Deno.test("a member behind a relay is gossiped with its relay URL; a URL with spaces is refused", () => {
+  const relayed = { ...member(2), u: `http://10.200.0.1:7420/relay/${crypto.randomUUID()}` };
+  const decoded = decodePacket(keys, encodePacket(keys.current, { ...ping(), u: [relayed] }));
+  assert.ok(decoded.ok);
+  assert.equal(decoded.envelope.u?.[0].u, relayed.u);
+  const spaced = { ...member(3), u: "http://10.200.0.1:7420/relay/a b" };
+  const bad = decodePacket(keys, encodePacket(keys.current, { ...ping(), u: [spaced] }));
+  assert.equal(bad.ok, false);
+});

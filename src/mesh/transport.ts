@@ -24,6 +24,28 @@ export interface TransportOptions {
   onPacket: (packet: Uint8Array, from: Endpoint, via: Via) => void;
   /** Where to report socket trouble. */
   log: (line: string) => void;
+  /** Where others send to it changed after `open` (a tunnel learns its port late). */
+  onEndpoint?: (endpoint: Endpoint) => void;
+}
+
+/**
+ * How the mesh sends and receives its datagrams: UDP sockets on the LAN
+ * ({@linkcode Transport}), or a tunnel through a relay hub for a host that
+ * others cannot reach (`--relay`).
+ */
+export interface GossipTransport {
+  /** Start receiving; returns where others send to it (port 0 while not yet known). */
+  open(): Endpoint;
+  /** The LAN addresses multicast goes out on now (none: no multicast). */
+  readonly multicastInterfaces: string[];
+  /** Send multicast on exactly these interface addresses (a tunnel decides for itself). */
+  setMulticastInterfaces(addresses: readonly string[]): Promise<void>;
+  /** Send one datagram; false when it could not go. */
+  send(packet: Uint8Array, to: Endpoint): Promise<boolean>;
+  /** Send one datagram to the multicast group; false when it could not go. */
+  sendMulticast(packet: Uint8Array): Promise<boolean>;
+  /** Stop sending and receiving; idempotent. */
+  close(): Promise<void>;
 }
 
 /**
@@ -32,7 +54,7 @@ export interface TransportOptions {
  * unicast gossip, and one socket bound to the multicast group that receives
  * announcements on the LAN interfaces it has joined on.
  */
-export class Transport {
+export class Transport implements GossipTransport {
   readonly #options: TransportOptions;
   #unicast?: Deno.DatagramConn;
   #multicast?: Deno.DatagramConn;

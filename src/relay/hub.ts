@@ -2,6 +2,7 @@ import { RoamError } from "../errors/mod.ts";
 import { type Authenticate, bearerToken, toErrorObject, WS_TOKEN_PREFIX } from "../rpc/mod.ts";
 import type { RelayHubConfig } from "./config.ts";
 import { type DownFrame, RELAY_PROTOCOL, relayHeaders, UpFrameSchema } from "./frame.ts";
+import { datagramFromText, datagramToText, GossipPort, type HubGossip } from "./gossip_port.ts";
 
 /** Options for {@linkcode RelayHub}. */
 export interface RelayHubOptions {
@@ -13,6 +14,12 @@ export interface RelayHubOptions {
   maxBodyBytes: number;
   /** The hub's own base URL, to tell a connected host where it is reachable. */
   baseUrl: () => string;
+  /**
+   * Give each connected host a gossip port on the hub, so that it is a live
+   * member of the mesh (its datagrams pass through its relay connection).
+   * Absent: the hub runs no mesh, and connected hosts are reached by URL only.
+   */
+  gossip?: HubGossip;
   /** Where log lines go. */
   log?: (line: string) => void;
   /**
@@ -55,7 +62,11 @@ interface Node {
   queue: Pending[];
   sent: Map<number, Pending>;
   bytes: number;
+  gossip?: GossipPort;
 }
+
+/** Datagrams for a host wait no more than this in its socket's send buffer; past it they drop. */
+const MAX_BUFFERED_GOSSIP_BYTES = 1024 * 1024;
 
 /**
  * The hub side of relay mode: hosts that cannot accept connections keep a
@@ -206,6 +217,7 @@ export class RelayHub {
     this.#closed = true;
     const closing: Promise<void>[] = [];
     for (const node of this.#nodes.values()) {
+      closing.push(node.gossip?.close() ?? Promise.resolve());
       for (const pending of [...node.queue, ...node.sent.values()]) {
         this.#drop(node, pending);
         pending.resolve(
@@ -231,6 +243,7 @@ export class RelayHub {
       clearTimeout(expiry);
       if (!node || node.socket !== socket) return;
       node.socket = undefined;
+      node.gossip?.attach(null);
       node.lastSeen = Date.now();
       this.#options.events?.append("relay.disconnected", { name: node.name }, node.id);
       // Sent and unanswered: send again after the reconnect (at least once).
@@ -276,12 +289,21 @@ export class RelayHub {
         }
         this.#options.log?.(`roam: relay: host ${frame.name} (${frame.id}) connected`);
         this.#options.events?.append("relay.connected", { name: frame.name }, frame.id);
-        send(socket, { t: "welcome", url: `${this.#options.baseUrl()}/relay/${frame.id}` });
+        const gossip = this.#gossipPort(node, socket);
+        send(socket, {
+          t: "welcome",
+          url: `${this.#options.baseUrl()}/relay/${frame.id}`,
+          ...(gossip ? { gossipPort: gossip.port } : {}),
+        });
         this.#flush(node);
         return;
       }
       if (!node) {
         socket.close(1008, "say hello first");
+        return;
+      }
+      if (frame.t === "udp") {
+        if (node.socket === socket) node.gossip?.send(datagramFromText(frame.data), frame.to);
         return;
       }
       const pending = node.sent.get(frame.id);
@@ -293,13 +315,43 @@ export class RelayHub {
     });
   }
 
+  /**
+   * The host's gossip port on this hub (kept across its reconnections, so
+   * its mesh address stays the same), now delivering down `socket`.
+   */
+  #gossipPort(node: Node, socket: WebSocket): GossipPort | undefined {
+    const gossip = this.#options.gossip;
+    if (!gossip) return undefined;
+    if (!node.gossip) {
+      try {
+        node.gossip = new GossipPort(gossip);
+      } catch (error) {
+        this.#options.log?.(
+          `roam: relay: cannot open a gossip port for host ${node.name}: ${
+            (error as Error).message
+          }; it is reachable by URL but not a live mesh member`,
+        );
+        return undefined;
+      }
+    }
+    node.gossip.attach((packet, from) => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      if (socket.bufferedAmount > MAX_BUFFERED_GOSSIP_BYTES) return void node.gossip!.dropped++;
+      send(socket, { t: "udp", from, data: datagramToText(packet) });
+    });
+    return node.gossip;
+  }
+
   /** Forget the longest-gone host with nothing waiting when the table is full. */
   #makeRoom(): boolean {
     if (this.#nodes.size < MAX_NODES) return true;
     const idle = [...this.#nodes.values()]
       .filter((n) => !n.socket && n.queue.length === 0 && n.sent.size === 0)
       .sort((a, b) => a.lastSeen - b.lastSeen)[0];
-    if (idle) this.#nodes.delete(idle.id);
+    if (idle) {
+      this.#nodes.delete(idle.id);
+      void idle.gossip?.close();
+    }
     return idle !== undefined;
   }
 

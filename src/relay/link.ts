@@ -1,5 +1,14 @@
 import { WS_TOKEN_PREFIX } from "../rpc/mod.ts";
 import { DownFrameSchema, RELAY_PROTOCOL, relayHeaders, type UpFrame } from "./frame.ts";
+import { datagramFromText, datagramToText, type UdpEndpoint } from "./gossip_port.ts";
+
+/** Where a relayed host's mesh datagrams go, and what it hears about its gossip port. */
+export interface GossipSink {
+  /** A datagram that arrived for this host at its gossip port on the hub. */
+  packet(packet: Uint8Array, from: UdpEndpoint): void;
+  /** The hub (re)accepted this host and gave it this gossip port. */
+  port(port: number): void;
+}
 
 /** Options for {@linkcode RelayLink}. */
 export interface RelayLinkOptions {
@@ -39,6 +48,8 @@ export class RelayLink {
   #stopped = false;
   #connected = false;
   #waiters: (() => void)[] = [];
+  #gossipPort: number | null = null;
+  #gossip: GossipSink | null = null;
 
   /** A link that does nothing until {@linkcode RelayLink.start}. */
   constructor(options: RelayLinkOptions) {
@@ -53,6 +64,34 @@ export class RelayLink {
   /** Whether the hub has accepted this host now. */
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /** The hub's address, as this host reaches it. */
+  get hubHost(): string {
+    return new URL(this.#options.hub).hostname.replace(/^\[|\]$/g, "");
+  }
+
+  /** This host's gossip port on the hub, once a hub running a mesh has welcomed it. */
+  get gossipPort(): number | null {
+    return this.#gossipPort;
+  }
+
+  /** Take the mesh datagrams that arrive for this host (null: drop them). */
+  onGossip(sink: GossipSink | null): void {
+    this.#gossip = sink;
+  }
+
+  /**
+   * Have the hub send a mesh datagram from this host's gossip port: to `to`,
+   * or to the multicast group when null. False when not connected now.
+   */
+  sendGossip(packet: Uint8Array, to: UdpEndpoint | null): boolean {
+    const socket = this.#socket;
+    if (!this.#connected || socket?.readyState !== WebSocket.OPEN) return false;
+    // The hub sends only to IP addresses; it never resolves names for others.
+    if (to && !/^[0-9A-Fa-f.:]{2,45}$/.test(to.hostname)) return false;
+    socket.send(JSON.stringify({ t: "udp", to, data: datagramToText(packet) } satisfies UpFrame));
+    return true;
   }
 
   /** Open the connection; it is kept open until {@linkcode RelayLink.stop}. */
@@ -119,7 +158,15 @@ export class RelayLink {
         this.#attempt = 0;
         this.#connected = true;
         log?.(`roam: relay: reachable at ${frame.url}`);
+        if (frame.gossipPort !== undefined && frame.gossipPort !== this.#gossipPort) {
+          this.#gossipPort = frame.gossipPort;
+          this.#gossip?.port(frame.gossipPort);
+        }
         for (const waiter of this.#waiters.splice(0)) waiter();
+        return;
+      }
+      if (frame.t === "udp") {
+        this.#gossip?.packet(datagramFromText(frame.data), frame.from);
         return;
       }
       const answering = this.#answer(socket, frame).finally(() => this.#handling.delete(answering));
