@@ -1,6 +1,7 @@
 /**
  * The floor for artifact transfers: a bare `Deno.serve` on 127.0.0.1 that
- * stores a PUT body in a file (synced to disk, as the ArtifactStore does)
+ * stores a PUT body in a file (in 1 MiB writes, synced to disk, as the
+ * ArtifactStore does)
  * and serves a file for GET, with no hashing, metadata or auth. Prints its
  * URL on stdout, then serves until stdin closes or SIGTERM/SIGINT.
  *
@@ -28,12 +29,27 @@ const server = Deno.serve(
         truncate: true,
       });
       let size = 0;
+      // Gathered into 1 MiB writes: one disk operation per MiB, not per socket chunk.
+      const buffer = new Uint8Array(1 << 20);
+      let fill = 0;
+      const flush = async () => {
+        let offset = 0;
+        while (offset < fill) offset += await file.write(buffer.subarray(offset, fill));
+        fill = 0;
+      };
       try {
         for await (const chunk of request.body!) {
           size += chunk.byteLength;
           let offset = 0;
-          while (offset < chunk.byteLength) offset += await file.write(chunk.subarray(offset));
+          while (offset < chunk.byteLength) {
+            const n = Math.min(buffer.byteLength - fill, chunk.byteLength - offset);
+            buffer.set(chunk.subarray(offset, offset + n), fill);
+            fill += n;
+            offset += n;
+            if (fill === buffer.byteLength) await flush();
+          }
         }
+        await flush();
         await file.syncData();
       } finally {
         file.close();

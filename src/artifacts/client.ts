@@ -2,7 +2,8 @@ import { createHash, type Hash } from "node:crypto";
 import { ERROR_CODE_NAMES, type ErrorCode, RoamError } from "../errors/mod.ts";
 import { normalizeHostUrl } from "../rpc/mod.ts";
 import { EXPIRES_HEADER, NAME_HEADER } from "./http.ts";
-import { writeAll } from "./stream.ts";
+import { putStream } from "./http_put.ts";
+import { BatchedWriter } from "./stream.ts";
 
 /** Where a transfer goes, and how it reports progress. */
 export interface TransferTarget {
@@ -51,8 +52,19 @@ export async function uploadArtifact(
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   if (options.name) headers[NAME_HEADER] = encodeURIComponent(options.name);
   if (options.expiresInS) headers[EXPIRES_HEADER] = String(options.expiresInS);
+  if (options.size !== undefined) headers["content-length"] = String(options.size);
   const url = `${normalizeHostUrl(target.url)}/artifacts`;
-  const response = await send(url, { method: "PUT", headers, body: counted });
+  let answer: { status: number; text: string };
+  try {
+    answer = await putStream(url, headers, counted);
+  } catch (error) {
+    throw new RoamError(
+      "unavailable",
+      `the upload to ${url} broke off: ${(error as Error).message}; is 'roam host' running there?`,
+      { url },
+    );
+  }
+  const response = new Response(answer.text, { status: answer.status });
   if (response.status !== 200 && response.status !== 201) throw await errorOf(response, url);
   const result = await response.json() as { sha256: string; size: number };
   const sent = hash.digest("hex");
@@ -63,7 +75,7 @@ export async function uploadArtifact(
       { sent, stored: result.sha256 },
     );
   }
-  return { sha256: sent, size: done, created: response.status === 201 };
+  return { sha256: sent, size: done, created: answer.status === 201 };
 }
 
 /**
@@ -119,16 +131,18 @@ export async function downloadArtifact(
   const body = response.body!;
   if ("path" in out) {
     const file = await Deno.open(out.path, { write: true, create: true, append: true });
+    const writer = new BatchedWriter(file);
     try {
       for await (const chunk of body) {
-        const writing = writeAll(file, chunk);
         hash.update(chunk);
-        await writing;
+        await writer.write(chunk);
         done += chunk.byteLength;
         target.onProgress?.(done, Number.isFinite(total) ? total : undefined);
       }
+      await writer.finish();
       await file.syncData();
     } finally {
+      await writer.settled();
       file.close();
     }
     return finish(hash, sha256, done, have, out.path);

@@ -5,7 +5,7 @@ import { RoamError } from "../errors/mod.ts";
 import type { ArtifactsConfig } from "./config.ts";
 import { Incoming } from "./incoming.ts";
 import { ArtifactIndex, type BlobRow, type ListFilter, type Pin } from "./index.ts";
-import { fileStream, writeAll } from "./stream.ts";
+import { BatchedWriter, fileStream } from "./stream.ts";
 
 /** A sha256 as the store names blobs: 64 lowercase hex digits. */
 export const SHA256_PATTERN: RegExp = /^[0-9a-f]{64}$/;
@@ -245,6 +245,7 @@ export class ArtifactStore {
       this.#wake(expected);
     }
     const reader = body.getReader();
+    const writer = new BatchedWriter(file, (n) => incoming?.progress(n));
     const hash = createHash("sha256");
     let size = 0;
     let counted = 0;
@@ -272,12 +273,11 @@ export class ArtifactStore {
         this.#inflight += value.byteLength;
         counted += value.byteLength;
         if (this.#used + this.#inflight > this.#config.quotaBytes) throw this.#quotaError(0);
-        // The disk write runs off the main thread while the chunk is hashed here.
-        const writing = writeAll(file, value);
         hash.update(value);
-        await writing;
-        incoming?.progress(value.byteLength);
+        // Gathered into 1 MiB writes, which run off the main thread while later chunks are hashed.
+        await writer.write(value);
       }
+      await writer.finish();
       if (options.size !== undefined && size !== options.size) {
         throw new RoamError(
           "invalid_input",
@@ -322,6 +322,7 @@ export class ArtifactStore {
     } finally {
       clearInterval(watchdog);
       options.signal?.removeEventListener("abort", onAbort);
+      await writer.settled();
       if (open) file.close();
       if (!placed) await Deno.remove(tmp).catch(() => {});
       this.#parts.delete(tmp);
