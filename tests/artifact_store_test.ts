@@ -198,3 +198,40 @@ Deno.test("a restart drops temporary files and records blob files that lack a ro
     assert.notEqual(again.stat(sha(orphan))?.releasedAt, null);
   });
 });
+
+Deno.test("a blob still arriving under a known sha256 is served as it grows, and a reader fails with the upload", async () => {
+  await withStore({}, async (store) => {
+    const data = new Uint8Array(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < data.length; i += 65536) {
+      crypto.getRandomValues(data.subarray(i, i + 65536));
+    }
+    const hash = sha(data);
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
+    const storing = store.put(body, { sha256: hash, size: data.byteLength });
+    assert.equal(await store.whenAvailable(hash, 1000), true);
+    const growing = await store.open(hash);
+    assert.equal(growing?.complete, false);
+    assert.equal(growing?.size, data.byteLength);
+    const read = new Response(growing!.stream).bytes();
+    for (let i = 0; i < data.length; i += 256 * 1024) feed.enqueue(data.slice(i, i + 256 * 1024));
+    feed.close();
+    assert.equal((await storing).created, true);
+    assert.equal(sha(await read), hash, "the follower got every byte");
+
+    const other = bytes("will break");
+    let broken!: ReadableStreamDefaultController<Uint8Array>;
+    const failing = store.put(new ReadableStream({ start: (c) => void (broken = c) }), {
+      sha256: sha(other),
+    });
+    assert.equal(await store.whenAvailable(sha(other), 1000), true);
+    const follower = await store.open(sha(other));
+    const reading = new Response(follower!.stream).bytes().then(() => "ended", () => "failed");
+    broken.enqueue(other.slice(0, 4));
+    broken.error(new Error("the sender went away"));
+    assert.equal(await code(failing), "unavailable");
+    assert.equal(await reading, "failed");
+    assert.equal(await store.has(sha(other)), false);
+    assert.equal(await store.whenAvailable(sha(bytes("never")), 10), false);
+  });
+});

@@ -221,18 +221,19 @@ export class ArtifactStore {
         sha256: expected,
       });
     }
+    const meta = cleanMeta(options);
+    const expiresAt = options.expiresAt ?? null;
+    if (expected !== undefined && this.#present(expected)) {
+      // Stored already: nothing to read or make room for.
+      await body.cancel().catch(() => {});
+      return this.#again(expected, meta, expiresAt);
+    }
     try {
       if (options.size !== undefined) this.#checkBlobSize(options.size);
       await this.#ensureRoom(options.size ?? 0);
     } catch (error) {
       await body.cancel().catch(() => {});
       throw error;
-    }
-    const meta = cleanMeta(options);
-    const expiresAt = options.expiresAt ?? null;
-    if (expected !== undefined && this.#present(expected)) {
-      await body.cancel().catch(() => {});
-      return this.#again(expected, meta, expiresAt);
     }
 
     const tmp = join(this.#dir, `${PART_PREFIX}${crypto.randomUUID()}`);
