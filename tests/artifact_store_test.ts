@@ -11,6 +11,20 @@ import { ArtifactsConfigSchema, ArtifactStore } from "../src/artifacts/mod.ts";
 import { isRoamError } from "../src/errors/mod.ts";
 import { openStore } from "../src/store/mod.ts";
 
+/** What the memory layer uses of the store (its pools reach it through exactly this). */
+interface MemoryLayerStore {
+  putBytes(
+    bytes: Uint8Array,
+    meta?: { name?: string; mediaType?: string; owner?: string },
+  ): Promise<{ sha256: string; size: number }>;
+  getBytes(sha256: string): Promise<Uint8Array | null>;
+  has(sha256: string): Promise<boolean>;
+  pin(sha256: string, holder: string): Promise<void>;
+  unpin(sha256: string, holder: string): Promise<void>;
+}
+// A compile-time check: the ArtifactStore keeps that surface.
+export const _fitsMemoryLayer = (store: ArtifactStore): MemoryLayerStore => store;
+
 type Config = Partial<ReturnType<typeof ArtifactsConfigSchema.parse>>;
 
 async function withStore(

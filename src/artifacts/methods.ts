@@ -35,7 +35,7 @@ export function artifactMethods(store: ArtifactStore, mesh: ArtifactMesh): Metho
       await store.pin(p.sha256, p.holder, p.name);
       return { ok: true as const };
     }),
-    implement(artifactUnpin, async (p) => ({ removed: await store.unpin(p.sha256, p.holder) })),
+    implement(artifactUnpin, async (p) => ({ removed: await store.dropPin(p.sha256, p.holder) })),
     implement(artifactGc, (p) => store.gc({ dryRun: p.dryRun })),
     implement(artifactLocate, (p) => mesh.locate(p.sha256)),
     implement(artifactFetch, (p) => mesh.fetch(p.sha256, { from: p.from, waitMs: p.waitMs })),

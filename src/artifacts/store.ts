@@ -506,9 +506,14 @@ export class ArtifactStore {
     this.#index.pin(sha256, holder, name ?? null);
   }
 
+  /** Drop `holder`'s pin (none: nothing happens). */
+  async unpin(sha256: string, holder: string): Promise<void> {
+    await this.dropPin(sha256, holder);
+  }
+
   /** Drop `holder`'s pin. Whether there was one. */
   // deno-lint-ignore require-await
-  async unpin(sha256: string, holder: string): Promise<boolean> {
+  async dropPin(sha256: string, holder: string): Promise<boolean> {
     checkHolder(holder);
     return this.#index.unpin(sha256, holder);
   }
