@@ -99,9 +99,9 @@ Deno.test("a fetch by hash passes over a holder that sends damaged bytes and tak
   assert.match(nobody.message, /404/);
 });
 
-Deno.test("replicate spreads a blob to three hosts as a pipeline: each downloads from the one before", async () => {
-  await using nodes = await hosts(["a", "b", "c", "d"]);
-  const [a, b, c, d] = nodes;
+Deno.test("replicate spreads a blob to three hosts as a pipeline: each downloads from the one before; past a dead one, from the source", async () => {
+  await using nodes = await hosts(["a", "b", "c", "d", "e"]);
+  const [a, b, c, d, e] = nodes;
   const data = random(6 * 1024 * 1024 + 3);
   const hash = await put(a, data);
   const result = await a.mesh.artifact.replicate({ sha256: hash, to: [b.url, c.url, d.url] });
@@ -109,6 +109,12 @@ Deno.test("replicate spreads a blob to three hosts as a pipeline: each downloads
   assert.deepEqual(result.hosts.map((h) => h.ok), [true, true, true]);
   assert.deepEqual(result.hosts.map((h) => h.from), [a.url, b.url, c.url]);
   for (const node of [b, c, d]) assert.equal(await download(node, hash), hash);
+  // A target that cannot be reached fails alone: the one after it falls back to the source.
+  const dead = "http://127.0.0.1:9";
+  const around = await a.mesh.artifact.replicate({ sha256: hash, to: [dead, e.url] });
+  assert.deepEqual(around.hosts.map((h) => h.ok), [false, true]);
+  assert.equal(around.hosts[1].from, a.url);
+  assert.equal(await download(e, hash), hash);
   // Hosts holding it already answer at once.
   const again = await a.mesh.artifact.replicate({ sha256: hash, to: [b.url, c.url] });
   assert.deepEqual(again.hosts.map((h) => h.already), [true, true]);

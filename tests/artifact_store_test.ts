@@ -249,3 +249,16 @@ Deno.test("a blob still arriving under a known sha256 is served as it grows, and
     assert.equal(await store.whenAvailable(sha(bytes("never")), 10), false);
   });
 });
+
+Deno.test("uploads past the concurrency limit are refused with queue_full", async () => {
+  await withStore({ maxConcurrentUploads: 1 }, async (store) => {
+    let first!: ReadableStreamDefaultController<Uint8Array>;
+    const writing = store.put(new ReadableStream({ start: (c) => void (first = c) }));
+    first.enqueue(bytes("in progress"));
+    assert.equal(await code(store.putBytes(bytes("second"))), "queue_full");
+    first.close();
+    await writing;
+    await store.putBytes(bytes("second"));
+    assert.equal(store.usage().blobs, 2);
+  });
+});

@@ -18,6 +18,8 @@ export const ArtifactsConfigSchema = z.object({
   releaseGraceMs: z.number().int().min(0).default(10 * 60_000),
   /** A temporary upload file older than this, with no upload writing it, is removed. */
   partTtlMs: z.number().int().min(1000).default(3600_000),
+  /** Most uploads (and fetches from other hosts) writing at once; more wait for none and fail with `queue_full`. */
+  maxConcurrentUploads: z.number().int().min(1).default(64),
   /** An upload or download that sends no byte for this long is abandoned. */
   idleTimeoutMs: z.number().int().min(100).default(60_000),
 });

@@ -122,6 +122,7 @@ export class ArtifactStore {
   #waiting = 0;
   #used = 0;
   #inflight = 0;
+  #uploads = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #collecting: Promise<GcResult> | undefined;
 
@@ -228,13 +229,37 @@ export class ArtifactStore {
       await body.cancel().catch(() => {});
       return this.#again(expected, meta, expiresAt);
     }
-    try {
-      if (options.size !== undefined) this.#checkBlobSize(options.size);
-      await this.#ensureRoom(options.size ?? 0);
-    } catch (error) {
+    if (this.#uploads >= this.#config.maxConcurrentUploads) {
       await body.cancel().catch(() => {});
-      throw error;
+      throw new RoamError(
+        "queue_full",
+        `${this.#uploads} uploads are being written already, the most this host takes at once; try again shortly`,
+        { limit: this.#config.maxConcurrentUploads },
+      );
     }
+    // Counted before the first await, so that uploads starting together see each other.
+    this.#uploads++;
+    try {
+      try {
+        if (options.size !== undefined) this.#checkBlobSize(options.size);
+        await this.#ensureRoom(options.size ?? 0);
+      } catch (error) {
+        await body.cancel().catch(() => {});
+        throw error;
+      }
+      return await this.#write(body, options, meta, expiresAt);
+    } finally {
+      this.#uploads--;
+    }
+  }
+
+  async #write(
+    body: ReadableStream<Uint8Array>,
+    options: PutOptions,
+    meta: ReturnType<typeof cleanMeta>,
+    expiresAt: number | null,
+  ): Promise<PutResult> {
+    const expected = options.sha256;
 
     const tmp = join(this.#dir, `${PART_PREFIX}${crypto.randomUUID()}`);
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
