@@ -99,6 +99,55 @@ Deno.test("a fetch by hash passes over a holder that sends damaged bytes and tak
   assert.match(nobody.message, /404/);
 });
 
+Deno.test("a download that breaks off part way goes on from the next holder where it stopped", async () => {
+  await using nodes = await hosts(["a"]);
+  const [a] = nodes;
+  const data = random(3 * 1024 * 1024);
+  const hash = sha(data);
+  // Sends the first MiB of the blob, then drops the connection.
+  const breaker = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, () => {
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) return controller.error(new Error("cable pulled"));
+        controller.enqueue(data.slice(0, 1024 * 1024));
+        sent = true;
+      },
+    });
+    return new Response(body, {
+      headers: { "content-length": String(data.byteLength), "x-roam-sha256": hash },
+    });
+  });
+  // Serves the blob honouring Range, and notes the ranges asked for.
+  const ranges: (string | null)[] = [];
+  const ranger = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (request) => {
+    const range = request.headers.get("range");
+    ranges.push(range);
+    const start = Number(range?.match(/^bytes=(\d+)-$/)?.[1] ?? 0);
+    return new Response(data.slice(start), {
+      status: start ? 206 : 200,
+      headers: {
+        "content-range": `bytes ${start}-${data.byteLength - 1}/${data.byteLength}`,
+        "x-roam-sha256": hash,
+      },
+    });
+  });
+  try {
+    const breakerUrl = `http://127.0.0.1:${breaker.addr.port}`;
+    const rangerUrl = `http://127.0.0.1:${ranger.addr.port}`;
+    const result = await a.mesh.artifact.fetch({ sha256: hash, from: [breakerUrl, rangerUrl] });
+    assert.equal(result.from, rangerUrl);
+    assert.equal(result.attempts[0].url, breakerUrl);
+    assert.match(result.attempts[0].message!, /broke off after \d+ bytes/);
+    assert.equal(ranges.length, 1);
+    assert.match(ranges[0]!, /^bytes=[1-9]\d*-$/, "the rest was asked for, not the whole");
+    assert.equal(await download(a, hash), hash);
+  } finally {
+    await breaker.shutdown();
+    await ranger.shutdown();
+  }
+});
+
 Deno.test("replicate spreads a blob to three hosts as a pipeline: each downloads from the one before; past a dead one, from the source", async () => {
   await using nodes = await hosts(["a", "b", "c", "d", "e"]);
   const [a, b, c, d, e] = nodes;

@@ -38,7 +38,7 @@ export interface Holder {
   size: number;
 }
 
-/** One try to download a blob from a holder. */
+/** One try to download a blob (or the rest of it) from a holder. */
 export interface Attempt {
   url: string;
   ok: boolean;
@@ -145,7 +145,7 @@ export class ArtifactMesh {
   ): Promise<FetchResult> {
     const have = this.#o.store.stat(sha256);
     if (have) return { sha256, size: have.size, from: null, already: true, attempts: [] };
-    const attempts: Attempt[] = [];
+    const attempts: (Attempt & { corrupted?: boolean })[] = [];
     let sources: string[] = [];
     if (options.from?.length) {
       for (const ref of options.from) {
@@ -166,26 +166,37 @@ export class ArtifactMesh {
         { sha256 },
       );
     }
-    for (const url of sources) {
-      try {
-        const stored = await this.#download(url, sha256, options.waitMs ?? 0);
-        attempts.push({ url, ok: true });
-        this.#o.onEvent?.("artifact.fetched", { from: url, size: stored.size }, sha256);
-        return { sha256, size: stored.size, from: url, already: !stored.created, attempts };
-      } catch (error) {
-        const failure = codeOf(error);
-        attempts.push({ url, ok: false, ...failure });
+    let next = 0;
+    while (next < sources.length) {
+      const outcome = await this.#download(sources.slice(next), sha256, options.waitMs ?? 0);
+      for (const attempt of outcome.attempts) {
+        attempts.push(attempt);
+        if (attempt.ok) continue;
         this.#o.onEvent?.("artifact.fetch_failed", {
-          from: url,
-          ...failure,
-          corrupted: isRoamError(error) && error.data.corrupted === true,
+          from: attempt.url,
+          code: attempt.code,
+          message: attempt.message,
+          corrupted: attempt.corrupted === true,
         }, sha256);
       }
+      if (outcome.stored) {
+        const from = outcome.from!;
+        this.#o.onEvent?.("artifact.fetched", { from, size: outcome.stored.size }, sha256);
+        return {
+          sha256,
+          size: outcome.stored.size,
+          from,
+          already: !outcome.stored.created,
+          attempts: attempts.map(({ corrupted: _, ...a }) => a),
+        };
+      }
+      // Damaged bytes: start again from the holder after the one that finished the body.
+      next += outcome.used;
     }
     throw new RoamError(
       "unavailable",
       `could not fetch blob ${sha256}: ${attempts.map((a) => `${a.url}: ${a.message}`).join("; ")}`,
-      { sha256, attempts },
+      { sha256, attempts: attempts.map(({ corrupted: _, ...a }) => a) },
     );
   }
 
@@ -245,10 +256,125 @@ export class ArtifactMesh {
     return { sha256, size, hosts };
   }
 
-  /** Stream one blob from `url` into the store, verified against `sha256`. */
-  async #download(url: string, sha256: string, waitMs: number) {
+  /**
+   * Stream one blob into the store from the first of `sources` that sends
+   * it; when a download breaks off part way, it goes on from the next
+   * source where it stopped (a Range request), so the store sees one body
+   * and checks its sha256 over the whole. Returns what was stored (or
+   * nothing, when no source could send it or the bytes were damaged), every
+   * attempt, and how many sources it used.
+   */
+  async #download(sources: string[], sha256: string, waitMs: number): Promise<{
+    stored?: { size: number; created: boolean };
+    from?: string;
+    attempts: (Attempt & { corrupted?: boolean })[];
+    used: number;
+  }> {
+    const attempts: (Attempt & { corrupted?: boolean })[] = [];
+    let index = 0;
+    let offset = 0;
+    let total: number | undefined;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    const open = async () => {
+      while (index < sources.length) {
+        const url = sources[index];
+        try {
+          const response = await this.#get(url, sha256, waitMs, offset);
+          total ??= response.total;
+          if (response.total !== undefined && response.total !== total) {
+            await response.body.cancel();
+            throw new RoamError(
+              "invalid_input",
+              `${url} has ${response.total} bytes, not ${total}`,
+              {
+                url,
+                corrupted: true,
+              },
+            );
+          }
+          reader = response.body.getReader();
+          return;
+        } catch (error) {
+          attempts.push({ url, ok: false, ...codeOf(error) });
+          index++;
+        }
+      }
+      throw new RoamError("unavailable", `no holder is left to send blob ${sha256}`, { sha256 });
+    };
+    try {
+      await open();
+    } catch {
+      return { attempts, used: sources.length };
+    }
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        while (true) {
+          try {
+            const { done, value } = await reader!.read();
+            if (done) {
+              if (total !== undefined && offset < total) {
+                throw new Error(`the body ended after ${offset} of ${total} bytes`);
+              }
+              controller.close();
+              return;
+            }
+            offset += value.byteLength;
+            controller.enqueue(value);
+            return;
+          } catch (error) {
+            reader?.cancel().catch(() => {});
+            attempts.push({
+              url: sources[index],
+              ok: false,
+              code: "unavailable",
+              message: `the download broke off after ${offset} bytes (${
+                (error as Error)?.message ?? error
+              }); going on from the next holder`,
+            });
+            index++;
+            await open();
+          }
+        }
+      },
+      cancel: () => {
+        reader?.cancel().catch(() => {});
+      },
+    });
+    try {
+      const stored = await this.#o.store.put(body, {
+        sha256,
+        size: total,
+        owner: `host:${sources[index]}`,
+      });
+      attempts.push({ url: sources[index], ok: true });
+      return { stored, from: sources[index], attempts, used: index + 1 };
+    } catch (error) {
+      // This host cannot take it (full, too big, busy): no other holder changes that.
+      if (
+        isRoamError(error) && ["quota_exceeded", "too_large", "queue_full"].includes(error.code)
+      ) {
+        throw error;
+      }
+      const last = sources[Math.min(index, sources.length - 1)];
+      if (isRoamError(error) && error.data.corrupted === true) {
+        attempts.push({ url: last, ok: false, ...codeOf(error), corrupted: true });
+      } else if (index < sources.length) {
+        attempts.push({ url: last, ok: false, ...codeOf(error) });
+      }
+      return { attempts, used: Math.min(index + 1, sources.length) };
+    }
+  }
+
+  /** Ask `url` for the blob from byte `offset`; the body, and the blob's whole size when known. */
+  async #get(
+    url: string,
+    sha256: string,
+    waitMs: number,
+    offset: number,
+  ): Promise<{ body: ReadableStream<Uint8Array>; total: number | undefined }> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#o.token()}` };
     if (waitMs > 0) headers[WAIT_HEADER] = String(waitMs);
+    if (offset > 0) headers.range = `bytes=${offset}-`;
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new Error(`no answer within ${HEADERS_TIMEOUT_MS + waitMs} ms`)),
@@ -264,7 +390,8 @@ export class ArtifactMesh {
     } finally {
       clearTimeout(timer);
     }
-    if (response.status !== 200) {
+    const wanted = offset > 0 ? 206 : 200;
+    if (response.status !== wanted) {
       const body = await response.json().catch(() => undefined) as
         | { error?: { code?: string; message?: string } }
         | undefined;
@@ -283,15 +410,19 @@ export class ArtifactMesh {
         corrupted: true,
       });
     }
+    const body = response.body ?? new ReadableStream({ start: (c) => c.close() });
+    if (offset > 0) {
+      const range = response.headers.get("content-range")?.match(/^bytes (\d+)-\d+\/(\d+)$/);
+      if (!range || Number(range[1]) !== offset) {
+        await body.cancel();
+        throw new RoamError("unavailable", `${url} did not send the blob from byte ${offset}`, {
+          url,
+        });
+      }
+      return { body, total: Number(range[2]) };
+    }
     const length = response.headers.get("content-length");
-    return await this.#o.store.put(
-      response.body ?? new ReadableStream({ start: (c) => c.close() }),
-      {
-        sha256,
-        size: length === null ? undefined : Number(length),
-        owner: `host:${url}`,
-      },
-    );
+    return { body, total: length === null ? undefined : Number(length) };
   }
 
   #client(url: string, timeoutMs: number): RpcHttpClient {
