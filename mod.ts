@@ -32,3 +32,33 @@ export {
 } from "./src/api/mod.ts";
 export { ERROR_CODES, type ErrorCode, isRoamError, RoamError } from "./src/errors/mod.ts";
 export { ROAM_VERSION } from "./src/version.ts";
+// memory: entries, nicknames, manifests, pools and guarantee, for scripts (openMemory talks RPC to a host).
+export {
+  ChainPool,
+  constant,
+  copyPool,
+  type CopyProgress,
+  Entry,
+  type EntryKind,
+  type EntryRef,
+  type EntryTree,
+  type EntryValue,
+  globalId,
+  guarantee,
+  type JsonValue,
+  type Manifest,
+  manifestUuid,
+  Memory,
+  MemoryPool,
+  nicknameUuid,
+  openMemory,
+  parseGlobalId,
+  type Pool,
+  type RecalledTree,
+  RemoteMemory,
+  ROAM_NAMESPACE,
+  S3Pool,
+  track,
+  uuidv5,
+  variable,
+} from "./src/memory/mod.ts";

@@ -12,6 +12,7 @@ import { packPlugin } from "../src/plugins/mod.ts";
 import { TokenSigner } from "../src/security/mod.ts";
 import type { Host, HostConfigInput } from "../src/host/mod.ts";
 import { startTestHost, type TestHost } from "./support/host.ts";
+import { within } from "./support/wait.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -259,4 +260,87 @@ Deno.test("an agent dispatched to a relay URL lands on the relayed host, not on 
   assert.equal((await call(b.host.url, b.token, "agent.send", { id, kind: "increment" })).reply, 2);
   const onHub = await rpc(hub.host.url, hub.token, "agent.send", { id, kind: "count" });
   assert.equal(onHub.body.error?.data.code, "moved");
+});
+
+/** A JSON-RPC WebSocket session: calls by id, and every notification kept. */
+async function wsSession(url: string, token: string) {
+  const socket = new WebSocket(url, ["roam.v1", `roam.bearer.${token}`]);
+  const replies = new Map<number, (message: Record<string, unknown>) => void>();
+  const notes: Record<string, unknown>[] = [];
+  const noted: (() => void)[] = [];
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data));
+    if (message.id !== undefined) replies.get(message.id)?.(message);
+    else {
+      notes.push(message);
+      for (const wake of noted.splice(0)) wake();
+    }
+  });
+  const closed = new Promise<void>((resolve) => socket.addEventListener("close", () => resolve()));
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve);
+    socket.addEventListener("error", () => reject(new Error(`cannot open ${url}`)));
+  });
+  let nextId = 1;
+  return {
+    protocol: socket.protocol,
+    call(method: string, params: unknown = {}): Promise<Record<string, unknown>> {
+      const id = nextId++;
+      const { promise, resolve } = Promise.withResolvers<Record<string, unknown>>();
+      replies.set(id, resolve);
+      socket.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+      return promise;
+    },
+    async note(match: (message: Record<string, unknown>) => boolean) {
+      while (!notes.some(match)) await new Promise<void>((resolve) => noted.push(resolve));
+      return notes.find(match)!;
+    },
+    async close() {
+      socket.close();
+      await closed;
+    },
+  };
+}
+
+Deno.test("a WebSocket to HUB/relay/<id>/rpc/ws is the relayed host's own: calls and event subscriptions pass through", async () => {
+  await using net = await Relayed.create();
+  const hub = await net.start("hub");
+  const b = await net.start("b", { relay: hub.host.url });
+  const ws = await wsSession(
+    `${hub.host.url.replace("http", "ws")}/relay/${b.host.id}/rpc/ws`,
+    hub.token,
+  );
+  assert.equal(ws.protocol, "roam.v1", "the relayed host's choice of subprotocol");
+  const info = await within(10_000, "host.info over the relayed WebSocket", ws.call("host.info"));
+  assert.equal((info.result as { id: string }).id, b.host.id);
+  const subscribed = await ws.call("events.subscribe", { types: ["plugin.installed"] });
+  assert.ok(subscribed.result, JSON.stringify(subscribed));
+  // Something happens on b (through plain relayed HTTP): the subscription hears of it.
+  const hello = await packPlugin(join(ROOT, "plugins/hello"), { outDir: join(net.root, "pack") });
+  const via = `${hub.host.url}/relay/${b.host.id}`;
+  await call(via, hub.token, "plugin.add", {
+    manifest: hello.manifest,
+    code: await Deno.readTextFile(hello.bundlePath),
+  });
+  const note = await within(
+    10_000,
+    "an events.event notification through the relay",
+    ws.note((m) => m.method === "events.event"),
+  );
+  assert.equal((note.params as { event: { type: string } }).event.type, "plugin.installed");
+  await ws.close();
+});
+
+Deno.test("a WebSocket for a relayed host that is away is refused at once with 503", async () => {
+  await using net = await Relayed.create();
+  const hub = await net.start("hub");
+  const b = await net.start("b", { relay: hub.host.url });
+  const id = b.host.id;
+  await net.stop(b);
+  const response = await fetch(`${hub.host.url}/relay/${id}/rpc/ws`, {
+    headers: { upgrade: "websocket", authorization: `Bearer ${hub.token}` },
+  });
+  assert.equal(response.status, 503);
+  const body = await response.json();
+  assert.equal(body.error.data.code, "unavailable");
 });

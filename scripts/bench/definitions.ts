@@ -15,6 +15,7 @@ import { agentHost, type Isolation, ISOLATIONS, openWs } from "./agent_host.ts";
 import { treeRssBytes, waitForIdle } from "./proc.ts";
 import { BareWorker } from "./workers.ts";
 import { MESH_BENCHES, MESH_MEASUREMENTS } from "./mesh.ts";
+import { MEMORY_BENCHES, MEMORY_MEASUREMENTS } from "./memory.ts"; // memory
 import { ARTIFACT_BENCHES, ARTIFACT_MEASUREMENTS } from "./artifacts.ts"; // artifacts
 
 /**
@@ -407,6 +408,7 @@ export const MEASUREMENTS: readonly Measurement[] = [
   ...WORKER_FLOORS,
   ...ISOLATIONS.flatMap(agentMeasurements),
   ...MESH_MEASUREMENTS,
+  ...MEMORY_MEASUREMENTS, // memory
   ...ARTIFACT_MEASUREMENTS, // artifacts
 ];
 
@@ -459,5 +461,6 @@ export const BENCHES: readonly BenchDefinition[] = [
   },
   ...ISOLATIONS.flatMap(agentBenches),
   ...MESH_BENCHES,
+  ...MEMORY_BENCHES, // memory
   ...ARTIFACT_BENCHES, // artifacts
 ];

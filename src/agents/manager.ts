@@ -505,7 +505,7 @@ export class AgentManager implements InstanceHost {
 
   /** Whether this host has a record of the agent (running, asleep or crashed). */
   has(id: string): boolean {
-    return this.#records.get(id) !== undefined;
+    return this.#records.has(id);
   }
 
   /**

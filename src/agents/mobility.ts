@@ -666,8 +666,8 @@ export class AgentMobility implements AgentTravel {
       );
     }
     const envelope = parsed.data;
-    const earlier = this.#transfers.arrival(envelope.transferId);
-    if (earlier) return acknowledge(earlier.phase, envelope.transferId);
+    const earlier = this.#transfers.arrivalPhase(envelope.transferId);
+    if (earlier) return acknowledge(earlier, envelope.transferId);
     const inFlight = this.#receiving.get(envelope.transferId);
     if (inFlight) return await inFlight;
     const work = this.#receiveNew(envelope);
@@ -682,13 +682,13 @@ export class AgentMobility implements AgentTravel {
   /** The source dropped its copy: start the agent of a stored transfer (idempotent). */
   async commit(transferId: string): Promise<{ id: string; started: boolean }> {
     this.#alive();
-    const arrival = this.#transfers.arrival(transferId);
-    if (!arrival) {
+    const phase = this.#transfers.arrivalPhase(transferId);
+    if (!phase) {
       throw new RoamError("not_found", `this host holds no transfer ${transferId}`, {
         transferId,
       });
     }
-    if (arrival.phase === "aborted") throw abortedTransfer(transferId);
+    if (phase === "aborted") throw abortedTransfer(transferId);
     return await this.#start(transferId);
   }
 

@@ -90,6 +90,11 @@ export class AgentRecords {
     );
   }
 
+  /** Whether there is a record of the agent (without reading its state). */
+  has(id: string): boolean {
+    return this.#db.prepare("SELECT 1 FROM agents WHERE id = ?").get(id) !== undefined;
+  }
+
   /** One record. */
   get(id: string): AgentRecord | undefined {
     const row = this.#get.get(id) as Row | undefined;

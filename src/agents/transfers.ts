@@ -195,6 +195,14 @@ export class Transfers {
     return row && toArrival(row);
   }
 
+  /** The phase of one arrival, without reading its envelope; undefined when there is none. */
+  arrivalPhase(transferId: string): Arrival["phase"] | undefined {
+    const row = this.#db.prepare("SELECT phase FROM agent_arrivals WHERE transfer_id = ?").get(
+      transferId,
+    ) as { phase: Arrival["phase"] } | undefined;
+    return row?.phase;
+  }
+
   /** A stored, not yet started arrival of this agent. */
   pendingArrival(agentId: string): Arrival | undefined {
     const row = this.#sql.pendingArrival.get(agentId) as ArrivalRow | undefined;
@@ -212,8 +220,8 @@ export class Transfers {
    * `aborted`), checked and written in one step.
    */
   store(envelope: Envelope): { phase: Arrival["phase"]; duplicate: boolean } {
-    const existing = this.arrival(envelope.transferId);
-    if (existing) return { phase: existing.phase, duplicate: true };
+    const existing = this.arrivalPhase(envelope.transferId);
+    if (existing) return { phase: existing, duplicate: true };
     const now = Date.now();
     this.#sql.store.run(
       envelope.transferId,
@@ -232,8 +240,8 @@ export class Transfers {
    * that a delivery still on its way is refused when it arrives.
    */
   settle(transferId: string): "accepted" | "aborted" {
-    const existing = this.arrival(transferId);
-    if (existing) return existing.phase === "aborted" ? "aborted" : "accepted";
+    const existing = this.arrivalPhase(transferId);
+    if (existing) return existing === "aborted" ? "aborted" : "accepted";
     const now = Date.now();
     this.#sql.abortArrival.run(transferId, now, now);
     return "aborted";

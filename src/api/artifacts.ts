@@ -5,7 +5,7 @@ const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, {
   message: "a sha256 is 64 lowercase hex digits",
 });
 const Holder = z.string().regex(
-  /^(user(:[A-Za-z0-9._@-]{1,128})?|(agent|entry|job):[A-Za-z0-9._:-]{1,200})$/,
+  /^(user(:[A-Za-z0-9._@-]{1,128})?|(agent|entry|job):[A-Za-z0-9._:@/+=-]{1,400})$/,
   { message: "a holder is agent:<id>, entry:<id>, job:<id>, user or user:<name>" },
 );
 const HostRef = z.string().min(1).max(2048).describe(

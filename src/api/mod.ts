@@ -39,6 +39,45 @@ import {
 } from "./plugins.ts";
 import { serviceCall, serviceDeclare, serviceList, serviceUndeclare } from "./services.ts";
 import { meshHosts, meshRecord, meshRotate, meshStats, meshSync, meshWait } from "./mesh.ts";
+// registry: installs from plugin registry indexes.
+import {
+  registryInfo,
+  registryInstall,
+  registryInstalled,
+  registryProgress,
+  registryRemove,
+  registrySearch,
+  registryUpdate,
+} from "./registry.ts";
+export {
+  InstallRecordSchema,
+  REGISTRY_INSTALL_TIMEOUT_MS,
+  registryInfo,
+  registryInstall,
+  registryInstalled,
+  RegistryPluginSchema,
+  registryProgress,
+  registryRemove,
+  registrySearch,
+  registryUpdate,
+} from "./registry.ts";
+// memory: entries, manifests, pools and the configuration snapshot.
+import {
+  configExport,
+  memoryCopy,
+  memoryEvolutions,
+  memoryForget,
+  memoryList,
+  memoryManifestGet,
+  memoryManifestPut,
+  memoryMemorize,
+  memoryPools,
+  memoryRecordDelete,
+  memoryRecordGet,
+  memoryRecordLink,
+  memoryRecordList,
+  memoryRemember,
+} from "./memory.ts";
 // artifacts: the content-addressed blob store and its mesh operations.
 import {
   artifactFetch,
@@ -132,6 +171,29 @@ export {
   meshWait,
 } from "./mesh.ts";
 
+// memory
+export {
+  configExport,
+  memoryCopy,
+  memoryEvolutions,
+  memoryForget,
+  memoryList,
+  memoryManifestGet,
+  memoryManifestPut,
+  memoryMemorize,
+  memoryPools,
+  memoryRecordDelete,
+  memoryRecordGet,
+  memoryRecordLink,
+  memoryRecordList,
+  memoryRemember,
+  PoolSummarySchema,
+  WireBlueprintSchema,
+  WireEntrySchema,
+  WireRefSchema,
+  WireValueSchema,
+} from "./memory.ts";
+
 /** The contracts by name, as a type. */
 export type Api = {
   "host.health": typeof hostHealth;
@@ -172,6 +234,29 @@ export type Api = {
   "mesh.record": typeof meshRecord;
   "mesh.sync": typeof meshSync;
   "mesh.rotate": typeof meshRotate;
+  // registry
+  "registry.search": typeof registrySearch;
+  "registry.info": typeof registryInfo;
+  "registry.install": typeof registryInstall;
+  "registry.update": typeof registryUpdate;
+  "registry.remove": typeof registryRemove;
+  "registry.installed": typeof registryInstalled;
+  "registry.progress": typeof registryProgress;
+  // memory
+  "memory.memorize": typeof memoryMemorize;
+  "memory.remember": typeof memoryRemember;
+  "memory.forget": typeof memoryForget;
+  "memory.evolutions": typeof memoryEvolutions;
+  "memory.list": typeof memoryList;
+  "memory.manifestPut": typeof memoryManifestPut;
+  "memory.manifestGet": typeof memoryManifestGet;
+  "memory.pools": typeof memoryPools;
+  "memory.copy": typeof memoryCopy;
+  "memory.recordGet": typeof memoryRecordGet;
+  "memory.recordLink": typeof memoryRecordLink;
+  "memory.recordDelete": typeof memoryRecordDelete;
+  "memory.recordList": typeof memoryRecordList;
+  "config.export": typeof configExport;
   // artifacts
   "artifact.list": typeof artifactList;
   "artifact.stat": typeof artifactStat;
@@ -224,6 +309,29 @@ export const API: Api = {
   "mesh.record": meshRecord,
   "mesh.sync": meshSync,
   "mesh.rotate": meshRotate,
+  // registry
+  "registry.search": registrySearch,
+  "registry.info": registryInfo,
+  "registry.install": registryInstall,
+  "registry.update": registryUpdate,
+  "registry.remove": registryRemove,
+  "registry.installed": registryInstalled,
+  "registry.progress": registryProgress,
+  // memory
+  "memory.memorize": memoryMemorize,
+  "memory.remember": memoryRemember,
+  "memory.forget": memoryForget,
+  "memory.evolutions": memoryEvolutions,
+  "memory.list": memoryList,
+  "memory.manifestPut": memoryManifestPut,
+  "memory.manifestGet": memoryManifestGet,
+  "memory.pools": memoryPools,
+  "memory.copy": memoryCopy,
+  "memory.recordGet": memoryRecordGet,
+  "memory.recordLink": memoryRecordLink,
+  "memory.recordDelete": memoryRecordDelete,
+  "memory.recordList": memoryRecordList,
+  "config.export": configExport,
   // artifacts
   "artifact.list": artifactList,
   "artifact.stat": artifactStat,

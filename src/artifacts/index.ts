@@ -46,7 +46,7 @@ type Row = {
 
 /**
  * The blobs' metadata and pins in the host's SQLite database (migration
- * `006_artifacts`). Every method is one statement or one transaction.
+ * `artifacts`). Every method is one statement or one transaction.
  */
 export class ArtifactIndex {
   readonly #db: DatabaseSync;

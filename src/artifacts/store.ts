@@ -12,7 +12,7 @@ export const SHA256_PATTERN: RegExp = /^[0-9a-f]{64}$/;
 
 /** A pin holder: `agent:<id>`, `entry:<id>`, `job:<id>`, `user` or `user:<name>`. */
 export const HOLDER_PATTERN: RegExp =
-  /^(user(:[A-Za-z0-9._@-]{1,128})?|(agent|entry|job):[A-Za-z0-9._:-]{1,200})$/;
+  /^(user(:[A-Za-z0-9._@-]{1,128})?|(agent|entry|job):[A-Za-z0-9._:@/+=-]{1,400})$/;
 
 /** Names a blob may be stored with. */
 export interface BlobMeta {
@@ -76,7 +76,7 @@ export interface GcResult {
 
 /** Options for {@linkcode ArtifactStore}. */
 export interface ArtifactStoreOptions {
-  /** The host's database, with the `006_artifacts` migration applied. */
+  /** The host's database, with the `artifacts` migration applied. */
   db: DatabaseSync;
   /** The host's data dir; blobs live in `DATA_DIR/artifacts/blobs`. */
   dataDir: string;

@@ -16,6 +16,8 @@ import { rpcCommand } from "./commands/rpc.ts";
 import { serviceCommand } from "./commands/service.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
+import { memoryCommand } from "./commands/memory.ts"; // memory
+import { configCommand } from "./commands/config.ts"; // memory: config snapshots
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { type Output, stdio } from "./output.ts";
 
@@ -72,6 +74,8 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   serviceCommand(program, ctx);
   artifactCommand(program, ctx); // artifacts
   rpcCommand(program, ctx);
+  memoryCommand(program, ctx); // memory
+  configCommand(program, ctx); // memory
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();
   }

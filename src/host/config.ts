@@ -4,6 +4,8 @@ import { DEFAULT_PORT, defaultDataDir } from "../client/mod.ts";
 import { RoamError } from "../errors/mod.ts";
 import { MeshConfigSchema } from "../mesh/mod.ts";
 import { RelayHubConfigSchema, RelayUrlsSchema } from "../relay/mod.ts";
+import { RegistryConfigSchema } from "../registry/mod.ts"; // registry
+import { MemoryConfigSchema } from "../memory/mod.ts"; // memory
 import { ArtifactsConfigSchema } from "../artifacts/mod.ts"; // artifacts
 
 const BindEntry = z.string().min(1).refine(
@@ -86,6 +88,10 @@ export const HostConfigSchema = z.object({
   relay: RelayUrlsSchema.default([]),
   /** How this host queues requests for hosts connected to it as a relay hub. */
   relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
+  /** registry: the default plugin registry (else $ROAM_REGISTRY) and download limits. */
+  registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
+  /** memory: pools, record transforms and the memory secrets file. */
+  memory: MemoryConfigSchema.default(MemoryConfigSchema.parse({})),
   /** artifacts: the blob store's quotas, expiry sweep and time limits. */
   artifacts: ArtifactsConfigSchema.default(ArtifactsConfigSchema.parse({})),
 });

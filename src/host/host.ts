@@ -26,6 +26,12 @@ import { hostMethods } from "./methods.ts";
 import { pluginMethods, PluginStore } from "../plugins/mod.ts";
 import { RelayHub, RelayLink, TunnelTransport } from "../relay/mod.ts";
 import {
+  AgentInstaller,
+  CapabilityInstaller,
+  registryMethods,
+  RegistryService,
+} from "../registry/mod.ts"; // registry
+import {
   AgentManager,
   agentMethods,
   AgentMobility,
@@ -38,6 +44,7 @@ import {
   ServiceRegistry,
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
+import { createHostMemory, type HostMemory, memoryMethods } from "../memory/mod.ts"; // memory
 import {
   AgentFiles,
   ArtifactMesh,
@@ -170,6 +177,12 @@ export async function startHost(
     onEvent: (type, data, subject) => events.append(type, data, subject),
     log,
   });
+  try {
+    await artifactStore.init();
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   const artifactMesh = new ArtifactMesh({
     store: artifactStore,
     self: { id, name: config.name, url: () => currentUrls()[0] },
@@ -186,6 +199,48 @@ export async function startHost(
   // plugins: installed agent plugins (DATA_DIR/plugins) and the operator's grants.
   const plugins = new PluginStore({ db, dataDir: config.dataDir, events });
   methods.push(...pluginMethods(plugins));
+  // registry: installs from plugin registry indexes, agents into the store above,
+  // capabilities into DATA_DIR/capabilities/NAME.
+  const registry = new RegistryService({
+    db,
+    dataDir: config.dataDir,
+    events,
+    config: {
+      ...config.registry,
+      url: config.registry.url ?? (Deno.env.get("ROAM_REGISTRY") || undefined),
+    },
+    installers: {
+      agent: new AgentInstaller(plugins),
+      capability: new CapabilityInstaller({ dataDir: config.dataDir, log }),
+    },
+  });
+  methods.push(...registryMethods(registry));
+  // memory: entries in pools (local over the blob store, peers, S3), manifests, config snapshots.
+  let hostMemory: HostMemory;
+  try {
+    hostMemory = await createHostMemory({
+      db,
+      dataDir: config.dataDir,
+      config: config.memory,
+      blobs: artifactStore, // artifacts: the local pool keeps its records in the ArtifactStore
+      token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 120_000 }),
+    });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  methods.push(...memoryMethods(hostMemory, {
+    hostName: config.name,
+    snapshot: () => ({
+      config,
+      plugins: plugins.list().map((p) => ({
+        name: p.name,
+        version: p.version,
+        sha256: p.sha256,
+        grants: JSON.parse(JSON.stringify(plugins.grantsFor(p.name))),
+      })),
+    }),
+  }));
   // services: what agents advertise, resident services, and agents' plugin storage.
   const services = new ServiceRegistry({
     db,
@@ -243,6 +298,7 @@ export async function startHost(
       self: { id, name: config.name },
       token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 24 * 3600_000 }),
       handle: (request) => app.fetch(request),
+      local: () => localUrl(),
       log,
     })
   );
@@ -366,9 +422,9 @@ export async function startHost(
   };
 
   try {
-    await artifactStore.init(); // artifacts
     await listeners.sync(resolveAddresses(config.bind, interfaces), true);
   } catch (error) {
+    await hostMemory.close(); // memory
     stopReleasing(); // artifacts
     db.close();
     throw error;
@@ -395,6 +451,7 @@ export async function startHost(
     services.close();
     await listeners.close(0);
     await removeRuntimeInfo(config.dataDir);
+    await hostMemory.close(); // memory
     db.close();
     throw error;
   }
@@ -458,6 +515,7 @@ export async function startHost(
       await artifactStore.stop(); // artifacts
       stopReleasing(); // artifacts
       await removeRuntimeInfo(config.dataDir);
+      await hostMemory.close(); // memory
       db.close();
       log(`roam: host "${config.name}" stopped (${reason})`);
       finish();

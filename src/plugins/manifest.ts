@@ -86,6 +86,8 @@ export const ManifestSchema = z.object({
     message: 'must be "process", "shared" or "inline"',
   }).default("process"),
   bundle: BundleRefSchema.optional(),
+  /** registry: the lowest roam version this plugin runs on (the index's `minRoam`). */
+  minRoam: PluginVersionSchema.optional(),
 }).strict();
 
 /** A manifest as written in `plugin.json` (defaults may be left out). */

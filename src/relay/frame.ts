@@ -17,6 +17,26 @@ export const UdpEndpointSchema = z.object({
   port: z.number().int().min(1).max(65535),
 });
 
+/** Largest WebSocket message a relay carries, in characters (base64 for binary ones). */
+export const MAX_RELAYED_MESSAGE_CHARS = 16 * 1024 * 1024;
+
+/** A relayed WebSocket's id, given by the hub. */
+const StreamId = z.number().int().min(1);
+
+/** A message on a relayed WebSocket: text as it is, binary as base64. */
+const StreamMessage = {
+  sid: StreamId,
+  data: z.string().max(MAX_RELAYED_MESSAGE_CHARS),
+  binary: z.boolean().optional(),
+};
+
+/** A relayed WebSocket closed, with its close code and reason when known. */
+const StreamClose = {
+  sid: StreamId,
+  code: z.number().int().min(1000).max(4999).optional(),
+  reason: z.string().max(123).optional(),
+};
+
 /** Frames the connected host sends to its hub. */
 export const UpFrameSchema = z.discriminatedUnion("t", [
   /** First frame on every connection: who is connecting. */
@@ -42,6 +62,14 @@ export const UpFrameSchema = z.discriminatedUnion("t", [
     to: UdpEndpointSchema.nullable(),
     data: z.string().max(MAX_RELAYED_DATAGRAM_CHARS),
   }),
+  /** The host opened the WebSocket the hub asked for, with this subprotocol (maybe none). */
+  z.object({ t: z.literal("ws-opened"), sid: StreamId, protocol: z.string().max(256) }),
+  /** The host could not open it. */
+  z.object({ t: z.literal("ws-refused"), sid: StreamId, reason: z.string().max(1024) }),
+  /** A message from the host's end of a relayed WebSocket. */
+  z.object({ t: z.literal("ws-msg"), ...StreamMessage }),
+  /** The host's end closed. */
+  z.object({ t: z.literal("ws-close"), ...StreamClose }),
 ]);
 
 /** A frame from the connected host to its hub. */
@@ -65,6 +93,20 @@ export const DownFrameSchema = z.discriminatedUnion("t", [
     from: UdpEndpointSchema,
     data: z.string().max(MAX_RELAYED_DATAGRAM_CHARS),
   }),
+  /**
+   * A caller asked the hub for a WebSocket at `path` on the host: open it on
+   * the host's own listener with these subprotocols, and say how it went.
+   */
+  z.object({
+    t: z.literal("ws-open"),
+    sid: StreamId,
+    path: z.string().max(8192),
+    protocols: z.array(z.string().max(8192)).max(16),
+  }),
+  /** A message from the caller's end of a relayed WebSocket. */
+  z.object({ t: z.literal("ws-msg"), ...StreamMessage }),
+  /** The caller's end closed. */
+  z.object({ t: z.literal("ws-close"), ...StreamClose }),
   /** A request for the connected host, to run through its own HTTP handler. */
   z.object({
     t: z.literal("req"),

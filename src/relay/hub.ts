@@ -3,6 +3,15 @@ import { type Authenticate, bearerToken, toErrorObject, WS_TOKEN_PREFIX } from "
 import type { RelayHubConfig } from "./config.ts";
 import { type DownFrame, RELAY_PROTOCOL, relayHeaders, UpFrameSchema } from "./frame.ts";
 import { datagramFromText, datagramToText, GossipPort, type HubGossip } from "./gossip_port.ts";
+import {
+  closeQuietly,
+  MAX_EARLY_MESSAGES,
+  MAX_STREAM_BUFFER_BYTES,
+  MAX_STREAMS_PER_HOST,
+  messageData,
+  messageFields,
+  STREAM_OPEN_TIMEOUT_MS,
+} from "./streams.ts";
 
 /** Options for {@linkcode RelayHub}. */
 export interface RelayHubOptions {
@@ -63,6 +72,18 @@ interface Node {
   sent: Map<number, Pending>;
   bytes: number;
   gossip?: GossipPort;
+  /** WebSockets relayed to the host, by stream id. */
+  streams: Map<number, Stream>;
+}
+
+/** A caller's WebSocket relayed to a connected host. */
+interface Stream {
+  /** Resolves when the host has opened its end (with the subprotocol) or refused. */
+  opened?: (outcome: { protocol: string } | { refused: string }) => void;
+  /** The caller's socket, once upgraded. */
+  client?: WebSocket;
+  /** Messages from the host that came before the caller's socket opened. */
+  early: (string | Uint8Array)[];
 }
 
 /** Datagrams for a host wait no more than this in its socket's send buffer; past it they drop. */
@@ -155,6 +176,10 @@ export class RelayHub {
     }
     const prefix = `/relay/${hostId}`;
     const url = new URL(request.url);
+    const path = (url.pathname.slice(prefix.length) || "/") + url.search;
+    if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      return await this.#forwardSocket(node, request, path);
+    }
     let body: string;
     try {
       body = await readBounded(request, this.#options.maxBodyBytes);
@@ -167,7 +192,7 @@ export class RelayHub {
         t: "req",
         id,
         method: request.method,
-        path: (url.pathname.slice(prefix.length) || "/") + url.search,
+        path,
         headers: relayHeaders(request.headers),
         body,
       } satisfies DownFrame,
@@ -218,6 +243,7 @@ export class RelayHub {
     const closing: Promise<void>[] = [];
     for (const node of this.#nodes.values()) {
       closing.push(node.gossip?.close() ?? Promise.resolve());
+      this.#endStreams(node, "the relay hub is shutting down");
       for (const pending of [...node.queue, ...node.sent.values()]) {
         this.#drop(node, pending);
         pending.resolve(
@@ -244,6 +270,7 @@ export class RelayHub {
       if (!node || node.socket !== socket) return;
       node.socket = undefined;
       node.gossip?.attach(null);
+      this.#endStreams(node, "the relayed host's connection to the hub was lost");
       node.lastSeen = Date.now();
       this.#options.events?.append("relay.disconnected", { name: node.name }, node.id);
       // Sent and unanswered: send again after the reconnect (at least once).
@@ -274,6 +301,7 @@ export class RelayHub {
             queue: [],
             sent: new Map(),
             bytes: 0,
+            streams: new Map(),
           };
           this.#nodes.set(frame.id, node);
         }
@@ -283,6 +311,7 @@ export class RelayHub {
         node.offline = false;
         node.lastSeen = Date.now();
         if (old) {
+          this.#endStreams(node, "the relayed host reconnected");
           node.queue.unshift(...[...node.sent.values()].sort((a, b) => a.id - b.id));
           node.sent.clear();
           old.close(4000, "replaced by a newer connection of the same host");
@@ -306,6 +335,10 @@ export class RelayHub {
         if (node.socket === socket) node.gossip?.send(datagramFromText(frame.data), frame.to);
         return;
       }
+      if (frame.t !== "res") {
+        if (node.socket === socket) this.#onStreamFrame(node, frame);
+        return;
+      }
       const pending = node.sent.get(frame.id);
       if (!pending) return; // a late or repeated answer: the caller has had one
       this.#drop(node, pending);
@@ -313,6 +346,143 @@ export class RelayHub {
         new Response(frame.body, { status: frame.status, headers: frame.headers }),
       );
     });
+  }
+
+  /**
+   * Relay a caller's WebSocket to the connected host: ask the host to open
+   * the same path on its own listener, then upgrade the caller with the
+   * subprotocol the host chose, and pass messages both ways. Not queued: a
+   * host that is away now is refused at once.
+   */
+  async #forwardSocket(node: Node, request: Request, path: string): Promise<Response> {
+    const socket = node.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      return fail(
+        503,
+        new RoamError(
+          "unavailable",
+          `host ${node.name} is not connected to this relay now; WebSockets wait for no one, try again when it is back`,
+          { host: node.id },
+        ),
+      );
+    }
+    if (node.streams.size >= MAX_STREAMS_PER_HOST) {
+      return fail(
+        503,
+        new RoamError(
+          "unavailable",
+          `${MAX_STREAMS_PER_HOST} WebSockets are relayed to host ${node.name} already; close one first`,
+          { host: node.id, limit: MAX_STREAMS_PER_HOST },
+        ),
+      );
+    }
+    const offered = (request.headers.get("sec-websocket-protocol") ?? "")
+      .split(",").map((p) => p.trim()).filter(Boolean).slice(0, 16);
+    // A token in the Authorization header travels as roam's token subprotocol.
+    const bearer = bearerToken(request);
+    if (bearer && !offered.some((p) => p.startsWith(WS_TOKEN_PREFIX))) {
+      offered.push(`${WS_TOKEN_PREFIX}${bearer}`);
+    }
+    const sid = this.#nextId++;
+    const stream: Stream = { early: [] };
+    node.streams.set(sid, stream);
+    const outcome = await new Promise<{ protocol: string } | { refused: string }>((resolve) => {
+      const timer = setTimeout(
+        () => resolve({ refused: `no answer within ${STREAM_OPEN_TIMEOUT_MS} ms` }),
+        STREAM_OPEN_TIMEOUT_MS,
+      );
+      stream.opened = (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      };
+      send(socket, { t: "ws-open", sid, path, protocols: offered });
+    });
+    stream.opened = undefined;
+    if ("refused" in outcome || node.streams.get(sid) !== stream) {
+      node.streams.delete(sid);
+      send(socket, { t: "ws-close", sid });
+      const why = "refused" in outcome ? outcome.refused : "its relay connection dropped";
+      return fail(
+        502,
+        new RoamError(
+          "unavailable",
+          `host ${node.name} did not open the WebSocket ${path}: ${why}`,
+          { host: node.id, path },
+        ),
+      );
+    }
+    const { socket: client, response } = Deno.upgradeWebSocket(request, {
+      protocol: outcome.protocol || undefined,
+      idleTimeout: 60,
+    });
+    client.binaryType = "arraybuffer";
+    stream.client = client;
+    client.addEventListener("open", () => {
+      for (const data of stream.early.splice(0)) client.send(data);
+    });
+    client.addEventListener("message", (event) => {
+      const up = node.socket;
+      if (!up || up.readyState !== WebSocket.OPEN) return;
+      send(up, { t: "ws-msg", sid, ...messageFields(event.data) });
+    });
+    client.addEventListener("close", (event) => {
+      if (node.streams.get(sid) !== stream) return;
+      node.streams.delete(sid);
+      if (node.socket) send(node.socket, { t: "ws-close", sid, code: event.code });
+    });
+    return response;
+  }
+
+  /** A frame about a relayed WebSocket, from the connected host. */
+  #onStreamFrame(
+    node: Node,
+    frame:
+      | { t: "ws-opened"; sid: number; protocol: string }
+      | { t: "ws-refused"; sid: number; reason: string }
+      | { t: "ws-msg"; sid: number; data: string; binary?: boolean }
+      | { t: "ws-close"; sid: number; code?: number; reason?: string },
+  ) {
+    const stream = node.streams.get(frame.sid);
+    if (!stream) return;
+    switch (frame.t) {
+      case "ws-opened":
+        stream.opened?.({ protocol: frame.protocol });
+        return;
+      case "ws-refused":
+        stream.opened?.({ refused: frame.reason });
+        return;
+      case "ws-msg": {
+        const client = stream.client;
+        const data = messageData(frame);
+        if (!client || client.readyState === WebSocket.CONNECTING) {
+          if (stream.early.length < MAX_EARLY_MESSAGES) stream.early.push(data);
+          return;
+        }
+        if (client.readyState !== WebSocket.OPEN) return;
+        if (client.bufferedAmount > MAX_STREAM_BUFFER_BYTES) {
+          node.streams.delete(frame.sid);
+          closeQuietly(client, 4013, "the caller reads too slowly; closed by the relay"); // 4013: 1013, try again later
+          if (node.socket) send(node.socket, { t: "ws-close", sid: frame.sid });
+          return;
+        }
+        client.send(data);
+        return;
+      }
+      case "ws-close":
+        node.streams.delete(frame.sid);
+        stream.opened?.({ refused: frame.reason ?? "closed" });
+        if (stream.client) closeQuietly(stream.client, frame.code, frame.reason);
+        return;
+    }
+  }
+
+  /** Close every WebSocket relayed to `node` (its connection is gone). */
+  #endStreams(node: Node, why: string) {
+    for (const [sid, stream] of node.streams) {
+      node.streams.delete(sid);
+      stream.opened?.({ refused: why });
+      if (stream.client) closeQuietly(stream.client, 4012, why);
+    }
   }
 
   /**

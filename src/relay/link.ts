@@ -1,6 +1,13 @@
 import { WS_TOKEN_PREFIX } from "../rpc/mod.ts";
 import { DownFrameSchema, RELAY_PROTOCOL, relayHeaders, type UpFrame } from "./frame.ts";
 import { datagramFromText, datagramToText, type UdpEndpoint } from "./gossip_port.ts";
+import {
+  closeQuietly,
+  MAX_STREAM_BUFFER_BYTES,
+  MAX_STREAMS_PER_HOST,
+  messageData,
+  messageFields,
+} from "./streams.ts";
 
 /** Where a relayed host's mesh datagrams go, and what it hears about its gossip port. */
 export interface GossipSink {
@@ -20,6 +27,11 @@ export interface RelayLinkOptions {
   token: () => string;
   /** Serves a relayed request in process (the host's own HTTP app). */
   handle: (request: Request) => Response | Promise<Response>;
+  /**
+   * The host's own base URL, where relayed WebSockets (`/rpc/ws`) are opened
+   * (a WebSocket cannot be served in process). None: they are refused.
+   */
+  local?: () => string;
   /** Reconnect backoff: first delay and the most it grows to, in ms (each jittered). */
   backoff?: { minMs?: number; maxMs?: number };
   /** Where log lines go. */
@@ -50,6 +62,10 @@ export class RelayLink {
   #waiters: (() => void)[] = [];
   #gossipPort: number | null = null;
   #gossip: GossipSink | null = null;
+  /** Relayed WebSockets: this host's end of each, by the hub's stream id. */
+  readonly #streams = new Map<number, WebSocket>();
+  /** Resolve when each local end that was ever opened has closed. */
+  readonly #streamsClosed = new Set<Promise<void>>();
 
   /** A link that does nothing until {@linkcode RelayLink.start}. */
   constructor(options: RelayLinkOptions) {
@@ -115,6 +131,13 @@ export class RelayLink {
     }
     await this.#closed;
     await Promise.allSettled([...this.#handling]);
+    this.#endStreams("the host is stopping");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#streamsClosed),
+      new Promise((resolve) => timer = setTimeout(resolve, 2_000)),
+    ]);
+    clearTimeout(timer);
     for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
@@ -133,6 +156,7 @@ export class RelayLink {
     socket.addEventListener("error", () => {/* the close event follows and says what to do */});
     socket.addEventListener("close", (event) => {
       resolve();
+      this.#endStreams("the relay connection closed");
       if (this.#socket === socket) this.#socket = undefined;
       const was = this.#connected;
       this.#connected = false;
@@ -169,9 +193,79 @@ export class RelayLink {
         this.#gossip?.packet(datagramFromText(frame.data), frame.from);
         return;
       }
+      if (frame.t === "ws-open") return this.#openStream(socket, frame);
+      if (frame.t === "ws-msg") {
+        const local = this.#streams.get(frame.sid);
+        if (local?.readyState !== WebSocket.OPEN) return;
+        if (local.bufferedAmount > MAX_STREAM_BUFFER_BYTES) {
+          this.#streams.delete(frame.sid);
+          closeQuietly(local, 4013, "too much unread; closed by the relay");
+          sendUp(socket, { t: "ws-close", sid: frame.sid, code: 4013 });
+          return;
+        }
+        local.send(messageData(frame));
+        return;
+      }
+      if (frame.t === "ws-close") {
+        const local = this.#streams.get(frame.sid);
+        this.#streams.delete(frame.sid);
+        if (local) closeQuietly(local, frame.code, frame.reason);
+        return;
+      }
       const answering = this.#answer(socket, frame).finally(() => this.#handling.delete(answering));
       this.#handling.add(answering);
     });
+  }
+
+  /** Open this host's end of a relayed WebSocket on its own listener and pipe it up. */
+  #openStream(socket: WebSocket, frame: { sid: number; path: string; protocols: string[] }) {
+    const refuse = (reason: string) => sendUp(socket, { t: "ws-refused", sid: frame.sid, reason });
+    const base = this.#options.local?.();
+    if (!base) return refuse("this host does not take relayed WebSockets");
+    if (this.#streams.size >= MAX_STREAMS_PER_HOST) {
+      return refuse(`${MAX_STREAMS_PER_HOST} relayed WebSockets are open already`);
+    }
+    let local: WebSocket;
+    try {
+      const url = new URL(frame.path, base.replace(/^http/, "ws"));
+      local = new WebSocket(url, frame.protocols);
+    } catch (error) {
+      return refuse((error as Error).message);
+    }
+    local.binaryType = "arraybuffer";
+    this.#streams.set(frame.sid, local);
+    const closed = new Promise<void>((resolve) => local.addEventListener("close", () => resolve()));
+    this.#streamsClosed.add(closed);
+    closed.then(() => this.#streamsClosed.delete(closed));
+    let opened = false;
+    local.addEventListener("open", () => {
+      opened = true;
+      sendUp(socket, { t: "ws-opened", sid: frame.sid, protocol: local.protocol });
+    });
+    local.addEventListener("message", (event) => {
+      if (this.#streams.get(frame.sid) !== local) return;
+      if (socket.bufferedAmount > MAX_STREAM_BUFFER_BYTES) {
+        this.#streams.delete(frame.sid);
+        closeQuietly(local, 4013, "the relay connection is backed up");
+        sendUp(socket, { t: "ws-close", sid: frame.sid, code: 4013 });
+        return;
+      }
+      sendUp(socket, { t: "ws-msg", sid: frame.sid, ...messageFields(event.data) });
+    });
+    local.addEventListener("error", () => {/* the close event follows */});
+    local.addEventListener("close", (event) => {
+      if (this.#streams.get(frame.sid) !== local) return;
+      this.#streams.delete(frame.sid);
+      if (!opened) return refuse(`the host's listener refused the WebSocket (${event.code})`);
+      sendUp(socket, { t: "ws-close", sid: frame.sid, code: event.code, reason: event.reason });
+    });
+  }
+
+  #endStreams(why: string) {
+    for (const [sid, local] of this.#streams) {
+      this.#streams.delete(sid);
+      closeQuietly(local, 4012, why);
+    }
   }
 
   async #answer(
@@ -218,4 +312,8 @@ export class RelayLink {
       if (!this.#stopped) this.#open();
     }, delay);
   }
+}
+
+function sendUp(socket: WebSocket, frame: UpFrame) {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
 }

@@ -3,6 +3,8 @@ import { RoamError } from "../../errors/mod.ts";
 import { runUntilSignal, startHost } from "../../host/mod.ts";
 import { parseMulticastGroup } from "../../mesh/mod.ts";
 import type { CommandContext } from "../context.ts";
+import { defaultDataDir } from "../../client/mod.ts";
+import { readConfigSnapshot } from "../../memory/mod.ts"; // memory: --from-manifest
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -46,6 +48,19 @@ export function hostCommand(program: Command, ctx: CommandContext): void {
       "a hub (any roam host) to stay connected to, for a host others cannot connect to; it is then reached at URL/relay/<host id>; repeatable",
       collect,
     )
+    .option(
+      "--registry <url>",
+      "the plugin registry index 'roam plugin install' uses by default (http(s) or file URL; default $ROAM_REGISTRY)",
+    )
+    // memory: start from a configuration snapshot ('roam config export').
+    .option(
+      "--from-manifest <nickname>",
+      "start with the configuration stored by 'roam config export' under this nickname; flags given here win",
+    )
+    .option(
+      "--pool <pool>",
+      "where --from-manifest reads: 'local' (this data dir, default), an S3 pool of the memory secrets file, or a host URL",
+    )
     .addHelpText(
       "after",
       `
@@ -54,28 +69,80 @@ Examples:
   roam host --bind auto --tag gpu    reachable on the LAN, labelled 'gpu'
   roam host --port 0 --data-dir /tmp/roam-b --name b
   roam host --bind auto --no-multicast --peer http://192.168.1.20:7420
-  roam host --relay http://hub.example:7420   behind NAT: reached through the hub`,
+  roam host --relay http://hub.example:7420   behind NAT: reached through the hub
+  roam host --from-manifest lab-gpu --pool local --port 0`,
     )
-    .action(async (opts) => {
-      await runUntilSignal(() =>
-        startHost({
-          name: opts.name,
-          bind: opts.bind,
-          port: opts.port,
-          dataDir: ctx.global().dataDir,
-          tags: opts.tag,
-          properties: parseProperties(opts.property ?? []),
-          secretFile: opts.secretFile,
-          relay: opts.relay,
-          mesh: {
-            multicast: opts.multicast,
-            group: opts.multicastGroup,
-            peers: opts.peer,
-            gossipPort: opts.gossipPort,
-          },
-        }, { log: (line) => ctx.io.err(line) })
-      );
+    .action(async (opts, command: Command) => {
+      const flags = {
+        name: opts.name,
+        bind: opts.bind,
+        port: opts.port,
+        dataDir: ctx.global().dataDir,
+        tags: opts.tag,
+        properties: parseProperties(opts.property ?? []),
+        secretFile: opts.secretFile,
+        relay: opts.relay,
+        ...(opts.registry ? { registry: { url: opts.registry } } : {}),
+        mesh: {
+          multicast: opts.multicast,
+          group: opts.multicastGroup,
+          peers: opts.peer,
+          gossipPort: opts.gossipPort,
+        },
+      };
+      // memory: a snapshot is the base; only flags given on the command line override it.
+      const input = opts.fromManifest === undefined
+        ? flags
+        : await fromManifest(opts.fromManifest, opts.pool ?? "local", flags, command, ctx);
+      await runUntilSignal(() => startHost(input, { log: (line) => ctx.io.err(line) }));
     });
+}
+
+// memory: the snapshot's configuration with the flags the command line gave laid over it.
+async function fromManifest(
+  nickname: string,
+  pool: string,
+  flags: Record<string, unknown>,
+  command: Command,
+  ctx: CommandContext,
+): Promise<Record<string, unknown>> {
+  const dataDir = ctx.global().dataDir ?? defaultDataDir();
+  const snapshot = await readConfigSnapshot({
+    dataDir,
+    pool,
+    nickname,
+    secretFile: command.opts().secretFile,
+  });
+  const given = (name: string) => command.getOptionValueSource(name) === "cli";
+  const mesh = flags.mesh as Record<string, unknown>;
+  const meshFlags = Object.fromEntries(
+    Object.entries({
+      multicast: "multicast",
+      group: "multicastGroup",
+      peers: "peer",
+      gossipPort: "gossipPort",
+    })
+      .filter(([, opt]) => given(opt)).map(([key]) => [key, mesh[key]]),
+  );
+  const top = Object.fromEntries(
+    Object.entries({
+      name: "name",
+      bind: "bind",
+      port: "port",
+      tags: "tag",
+      properties: "property",
+      secretFile: "secretFile",
+      relay: "relay",
+    }).filter(([, opt]) => given(opt)).map(([key]) => [key, flags[key]]),
+  );
+  ctx.io.err(`roam: configuration from manifest ${snapshot.id} ("${nickname}" in pool ${pool})`);
+  const base = snapshot.config as Record<string, unknown>;
+  return {
+    ...base,
+    ...top,
+    dataDir,
+    mesh: { ...(base.mesh as Record<string, unknown> ?? {}), ...meshFlags },
+  };
 }
 
 function parsePort(value: string): number {

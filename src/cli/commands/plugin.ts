@@ -10,13 +10,24 @@ import {
 } from "../../plugins/mod.ts";
 import { client, type CommandContext, printJson } from "../context.ts";
 import { formatPairs, formatTable } from "../output.ts";
+// registry: search, install and update from plugin registries.
+import {
+  printOffer,
+  printRegistryInfo,
+  type RegistryFlags,
+  registryInstalls,
+  registryParams,
+  registrySubcommands,
+} from "./plugin_registry.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** `roam plugin ...`: pack, install, list, grant and remove agent plugins. */
 export function pluginCommand(program: Command, ctx: CommandContext): void {
   const plugin = program.command("plugin")
-    .description("pack agent plugins, install them on a host, and grant them permissions")
+    .description(
+      "pack agent plugins, install plugins on a host (from a dir or a registry), and grant them permissions",
+    )
     .addHelpText(
       "after",
       `
@@ -29,7 +40,10 @@ Examples:
   roam plugin add ./echo                   packs and installs in one step
   roam plugin grant echo --read /data/models --net example.org:443
   roam plugin list
-  roam plugin remove echo@1.0.0`,
+  roam plugin remove echo@1.0.0
+  roam plugin search --registry ./registry        what a registry offers
+  roam plugin install hello@^0.1 --registry https://example.org/roam/
+  roam plugin update                              every plugin installed from a registry`,
     );
 
   plugin.command("pack")
@@ -102,13 +116,46 @@ Examples:
 
   plugin.command("list")
     .alias("ls")
-    .description("list the plugins installed on the host")
-    .action(async () => {
+    .description(
+      "list the plugins installed on the host (with --registry: the plugins a registry offers)",
+    )
+    .option("--registry <url>", "list what this registry offers instead (a path or URL)")
+    .option("--accept-new-key", "with --registry: take a changed publisher key")
+    .action(async (opts: RegistryFlags) => {
       const mesh = await client(ctx);
+      // registry: --registry lists what a registry offers.
+      if (opts.registry !== undefined) {
+        const found = await mesh.registry.search(registryParams(opts));
+        if (ctx.global().json) return printJson(ctx, found);
+        return printOffer(ctx, found.plugins, found.registry);
+      }
       const { plugins } = await mesh.plugin.list();
-      if (ctx.global().json) return printJson(ctx, plugins);
-      if (plugins.length === 0) {
-        return ctx.io.out("no plugins installed; add one with 'roam plugin add DIR'");
+      // registry: where each came from, and the capabilities installed from registries.
+      const records = await registryInstalls(mesh);
+      const from = (name: string, version: string) =>
+        records.find((r) => r.name === name && r.version === version)?.registry ?? "local";
+      const capabilities = records.filter((r) => r.kind === "capability");
+      if (ctx.global().json) {
+        return printJson(ctx, [
+          ...plugins.map((p) => ({ ...p, kind: "agent", from: from(p.name, p.version) })),
+          ...capabilities.map((c) => ({ ...c, from: c.registry })),
+        ]);
+      }
+      if (plugins.length === 0 && capabilities.length === 0) {
+        return ctx.io.out(
+          "no plugins installed; add one with 'roam plugin add DIR' or 'roam plugin install NAME'",
+        );
+      }
+      if (capabilities.length) {
+        const table = formatTable(capabilities, [
+          { header: "CAPABILITY", value: (c) => c.name },
+          { header: "VERSION", value: (c) => c.version },
+          { header: "SHA256", value: (c) => c.sha256.slice(0, 12) },
+          { header: "FROM", value: (c) => c.registry, max: 60 },
+          { header: "INSTALLED", value: (c) => c.installedAt },
+        ]);
+        if (plugins.length === 0) return ctx.io.out(table);
+        ctx.io.out(`${table}\n`);
       }
       ctx.io.out(formatTable(plugins, [
         { header: "NAME", value: (p) => p.name },
@@ -118,16 +165,49 @@ Examples:
         { header: "REQUESTED", value: (p) => describeLists(p.requested), max: 40 },
         { header: "GRANTED", value: (p) => describeLists(p.granted), max: 40 },
         { header: "DESCRIPTION", value: (p) => p.description || "-", max: 60 },
+        { header: "FROM", value: (p) => from(p.name, p.version), max: 60 }, // registry
       ]));
     });
 
   plugin.command("info")
-    .description("show one installed plugin: manifest, grants, and what its agents may touch")
+    .description(
+      "show one installed plugin: manifest, grants, and what its agents may touch (with --registry, or when not installed: what the registry says of it)",
+    )
     .argument("<name>", "NAME or NAME@VERSION (default: the newest version)")
-    .action(async (spec: string) => {
+    .option("--registry <url>", "show what this registry says of the plugin (a path or URL)")
+    .option("--accept-new-key", "with --registry: take a changed publisher key")
+    .action(async (spec: string, opts: RegistryFlags) => {
       const { name, version } = parseSpec(spec);
       const mesh = await client(ctx);
-      const info = await mesh.plugin.info({ name, version });
+      // registry: a registry's description with --registry; a capability's install record;
+      // the default registry's description of a plugin that is not installed.
+      if (opts.registry !== undefined) {
+        const offered = await mesh.registry.info({ name, ...registryParams(opts) });
+        return ctx.global().json ? printJson(ctx, offered) : printRegistryInfo(ctx, offered);
+      }
+      let info;
+      try {
+        info = await mesh.plugin.info({ name, version });
+      } catch (error) {
+        if (!(error instanceof RoamError) || error.code !== "not_found") throw error;
+        const record = (await registryInstalls(mesh)).find((r) => r.name === name);
+        if (record && (version === undefined || record.version === version)) {
+          if (ctx.global().json) return printJson(ctx, record);
+          return ctx.io.out(formatPairs([
+            ["name", record.name],
+            ["version", record.version],
+            ["kind", record.kind],
+            ["from", record.registry],
+            ["range", record.range],
+            ["sha256", record.sha256],
+            ["installed", record.installedAt],
+          ]));
+        }
+        const offered = await mesh.registry.info({ name, ...registryParams({}) }).catch(() => {
+          throw error;
+        });
+        return ctx.global().json ? printJson(ctx, offered) : printRegistryInfo(ctx, offered);
+      }
       if (ctx.global().json) return printJson(ctx, info);
       ctx.io.out(formatPairs([
         ["name", info.name],
@@ -231,11 +311,29 @@ Examples:
     .action(async (spec: string) => {
       const { name, version } = parseSpec(spec);
       const mesh = await client(ctx);
+      // registry: a plugin installed from a registry is removed with its record.
+      const record = (await registryInstalls(mesh)).find((r) => r.name === name);
+      if (record && (version === undefined || version === record.version)) {
+        const gone = await mesh.registry.remove({ name });
+        // Without a version, older agent versions an update left for their agents go too.
+        const rest = gone.kind === "agent" && version === undefined
+          ? await mesh.plugin.remove({ name }).then((r) => r.removed.map((p) => p.version))
+            .catch(() => [] as string[])
+          : [];
+        if (ctx.global().json) return printJson(ctx, { ...gone, alsoRemoved: rest });
+        return ctx.io.out(
+          `removed ${gone.kind} plugin ${gone.name} ${gone.version}${
+            rest.length ? ` (and ${rest.join(", ")})` : ""
+          }`,
+        );
+      }
       const result = await mesh.plugin.remove({ name, version });
       if (ctx.global().json) return printJson(ctx, result);
       const list = result.removed.map((p) => `${p.name} ${p.version}`).join(", ");
       ctx.io.out(`removed ${list}${result.grantsDropped ? `; its grants were dropped too` : ""}`);
     });
+
+  registrySubcommands(plugin, ctx); // registry
 
   for (const command of plugin.commands) {
     command.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError();

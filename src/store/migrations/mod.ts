@@ -4,7 +4,9 @@ import { plugins } from "./002_plugins.ts";
 import { agents } from "./003_agents.ts";
 import { services } from "./004_services.ts";
 import { mobility } from "./005_mobility.ts";
-import { artifacts } from "./006_artifacts.ts"; // artifacts
+import { registry } from "./006_registry.ts"; // registry
+import { memory } from "./007_memory.ts"; // memory: record index of local pools
+import { artifacts } from "./008_artifacts.ts"; // artifacts
 
 /**
  * Every schema migration, in order. Append new ones at the end with the next
@@ -16,5 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   agents,
   services,
   mobility,
-  artifacts,
+  registry, // registry
+  memory, // memory
+  artifacts, // artifacts
 ];
