@@ -262,3 +262,18 @@ Deno.test("uploads past the concurrency limit are refused with queue_full", asyn
     assert.equal(store.usage().blobs, 2);
   });
 });
+
+Deno.test("an upload that stalls is abandoned after the idle time, leaving nothing", async () => {
+  await withStore({ idleTimeoutMs: 200 }, async (store, dir) => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes("a first chunk, then silence"));
+      },
+    });
+    const started = performance.now();
+    assert.equal(await code(store.put(body)), "timeout");
+    assert.ok(performance.now() - started < 5_000);
+    assert.deepEqual(await parts(dir), []);
+    assert.equal(store.usage().blobs, 0);
+  });
+});
