@@ -120,7 +120,7 @@ async function run(command: string, args: string[]): Promise<void> {
 
 async function put(url: string, path: string, token?: string): Promise<{ sha256?: string }> {
   const file = await Deno.open(path, { read: true });
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { "content-length": String((await file.stat()).size) };
   if (token) headers.authorization = `Bearer ${token}`;
   // node:http for both the floor and the subject: Deno's fetch streams request bodies slowly.
   const { status, text } = await putStream(url, headers, file.readable);

@@ -131,10 +131,10 @@ export async function downloadArtifact(
   const body = response.body!;
   if ("path" in out) {
     const file = await Deno.open(out.path, { write: true, create: true, append: true });
-    const writer = new BatchedWriter(file);
+    // Hashed per MiB batch: one call per MiB is much cheaper than one per socket chunk.
+    const writer = new BatchedWriter(file, undefined, (data) => hash.update(data));
     try {
       for await (const chunk of body) {
-        hash.update(chunk);
         await writer.write(chunk);
         done += chunk.byteLength;
         target.onProgress?.(done, Number.isFinite(total) ? total : undefined);

@@ -271,8 +271,13 @@ export class ArtifactStore {
       this.#wake(expected);
     }
     const reader = body.getReader();
-    const writer = new BatchedWriter(file, (n) => incoming?.progress(n));
     const hash = createHash("sha256");
+    // Hashed per MiB batch, in order, while the previous batch is being written.
+    const writer = new BatchedWriter(
+      file,
+      (n) => incoming?.progress(n),
+      (data) => hash.update(data),
+    );
     let size = 0;
     let counted = 0;
     let open = true;
@@ -299,8 +304,7 @@ export class ArtifactStore {
         this.#inflight += value.byteLength;
         counted += value.byteLength;
         if (this.#used + this.#inflight > this.#config.quotaBytes) throw this.#quotaError(0);
-        hash.update(value);
-        // Gathered into 1 MiB writes, which run off the main thread while later chunks are hashed.
+        // Gathered into 1 MiB writes, which run off the main thread.
         await writer.write(value);
       }
       await writer.finish();

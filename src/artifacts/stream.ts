@@ -76,10 +76,22 @@ export class BatchedWriter {
   #writing: Promise<void> = Promise.resolve();
   #error: unknown;
 
-  /** Write to `file`; `onWritten` hears of each write once it is on disk (in the page cache). */
-  constructor(file: Deno.FsFile, onWritten: (n: number) => void = () => {}) {
+  readonly #onBatch: (data: Uint8Array) => void;
+
+  /**
+   * Write to `file`. `onBatch` sees each batch (up to 1 MiB, in order) just
+   * before it is written, which makes it the cheap place to hash the bytes
+   * (one call per MiB, not per socket chunk); `onWritten` hears of each
+   * write once it is on disk (in the page cache).
+   */
+  constructor(
+    file: Deno.FsFile,
+    onWritten: (n: number) => void = () => {},
+    onBatch: (data: Uint8Array) => void = () => {},
+  ) {
     this.#file = file;
     this.#onWritten = onWritten;
+    this.#onBatch = onBatch;
   }
 
   /** Add a chunk; resolves when it is buffered (waits only when both buffers are full). */
@@ -108,6 +120,8 @@ export class BatchedWriter {
   async #flush() {
     if (this.#fill === 0) return;
     const data = this.#buffers[this.#current].subarray(0, this.#fill);
+    // Hashed while the other buffer's write is still running.
+    this.#onBatch(data);
     await this.#writing;
     if (this.#error) throw this.#error;
     this.#writing = writeAll(this.#file, data).then(
