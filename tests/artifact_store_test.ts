@@ -277,3 +277,33 @@ Deno.test("an upload that stalls is abandoned after the idle time, leaving nothi
     assert.equal(store.usage().blobs, 0);
   });
 });
+
+Deno.test("a big upload is hashed in the worker and checked the same way", async () => {
+  await withStore({}, async (store, dir) => {
+    try {
+      const data = new Uint8Array(9 * 1024 * 1024 + 7);
+      for (let i = 0; i < data.length; i += 65536) {
+        crypto.getRandomValues(data.subarray(i, i + 65536));
+      }
+      const chunks = () => {
+        const out: Uint8Array[] = [];
+        for (let i = 0; i < data.length; i += 100_000) out.push(data.slice(i, i + 100_000));
+        return ReadableStream.from(out);
+      };
+      const stored = await store.put(chunks(), { size: data.byteLength });
+      assert.equal(stored.sha256, sha(data));
+      assert.deepEqual(await store.getBytes(stored.sha256), data);
+      // The wrong hash is caught on this path too, and nothing is left.
+      await store.remove(stored.sha256);
+      const wrong = sha(bytes("not these bytes"));
+      assert.equal(
+        await code(store.put(chunks(), { size: data.byteLength, sha256: wrong })),
+        "invalid_input",
+      );
+      assert.deepEqual(await parts(dir), []);
+      assert.equal(store.usage().blobs, 0);
+    } finally {
+      await store.stop();
+    }
+  });
+});

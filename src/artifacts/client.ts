@@ -132,7 +132,9 @@ export async function downloadArtifact(
   if ("path" in out) {
     const file = await Deno.open(out.path, { write: true, create: true, append: true });
     // Hashed per MiB batch: one call per MiB is much cheaper than one per socket chunk.
-    const writer = new BatchedWriter(file, undefined, (data) => hash.update(data));
+    const writer = new BatchedWriter(file, undefined, (data) => {
+      hash.update(data);
+    });
     try {
       for await (const chunk of body) {
         await writer.write(chunk);

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { RoamError } from "../errors/mod.ts";
 import type { ArtifactsConfig } from "./config.ts";
+import { localHash, WorkerHasher } from "./hasher.ts";
 import { Incoming } from "./incoming.ts";
 import { ArtifactIndex, type BlobRow, type ListFilter, type Pin } from "./index.ts";
 import { BatchedWriter, fileStream } from "./stream.ts";
@@ -87,6 +87,8 @@ export interface ArtifactStoreOptions {
 }
 
 const PART_PREFIX = ".part-";
+/** Uploads announced at least this big are hashed in the worker, beside the main thread. */
+const WORKER_HASH_MIN_BYTES = 8 * 1024 * 1024;
 /** Most callers waiting at once for blobs to appear. */
 const MAX_WAITERS = 1024;
 
@@ -125,6 +127,7 @@ export class ArtifactStore {
   #uploads = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #collecting: Promise<GcResult> | undefined;
+  readonly #hasher = new WorkerHasher();
 
   /** Make the store; call {@linkcode ArtifactStore.init} before use. */
   constructor(options: ArtifactStoreOptions) {
@@ -192,6 +195,7 @@ export class ArtifactStore {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#hasher.close();
     await this.#collecting?.catch(() => {});
     for (const waiters of this.#waiters.values()) for (const wake of waiters) wake();
   }
@@ -271,8 +275,10 @@ export class ArtifactStore {
       this.#wake(expected);
     }
     const reader = body.getReader();
-    const hash = createHash("sha256");
-    // Hashed per MiB batch, in order, while the previous batch is being written.
+    // Hashed per MiB batch, in order, while the previous batch is being written; big
+    // uploads in the worker, so that hashing runs beside reading the socket.
+    const hash = (options.size ?? 0) >= WORKER_HASH_MIN_BYTES ? this.#hasher.open() : localHash();
+    let digested = false;
     const writer = new BatchedWriter(
       file,
       (n) => incoming?.progress(n),
@@ -315,7 +321,8 @@ export class ArtifactStore {
           { size, expected: options.size },
         );
       }
-      const sha256 = hash.digest("hex");
+      digested = true;
+      const sha256 = await hash.digest();
       if (expected !== undefined && sha256 !== expected) {
         throw new RoamError(
           "invalid_input",
@@ -352,6 +359,7 @@ export class ArtifactStore {
     } finally {
       clearInterval(watchdog);
       options.signal?.removeEventListener("abort", onAbort);
+      if (!digested) hash.drop();
       await writer.settled();
       if (open) file.close();
       if (!placed) await Deno.remove(tmp).catch(() => {});

@@ -76,7 +76,7 @@ export class BatchedWriter {
   #writing: Promise<void> = Promise.resolve();
   #error: unknown;
 
-  readonly #onBatch: (data: Uint8Array) => void;
+  readonly #onBatch: (data: Uint8Array) => void | Promise<void>;
 
   /**
    * Write to `file`. `onBatch` sees each batch (up to 1 MiB, in order) just
@@ -87,7 +87,7 @@ export class BatchedWriter {
   constructor(
     file: Deno.FsFile,
     onWritten: (n: number) => void = () => {},
-    onBatch: (data: Uint8Array) => void = () => {},
+    onBatch: (data: Uint8Array) => void | Promise<void> = () => {},
   ) {
     this.#file = file;
     this.#onWritten = onWritten;
@@ -120,8 +120,8 @@ export class BatchedWriter {
   async #flush() {
     if (this.#fill === 0) return;
     const data = this.#buffers[this.#current].subarray(0, this.#fill);
-    // Hashed while the other buffer's write is still running.
-    this.#onBatch(data);
+    // Hashed (or handed to the hashing worker) while the other buffer's write is still running.
+    await this.#onBatch(data);
     await this.#writing;
     if (this.#error) throw this.#error;
     this.#writing = writeAll(this.#file, data).then(
