@@ -11,8 +11,13 @@ import { createHash, type Hash } from "node:crypto";
 type In = { id: number; bytes?: Uint8Array; done?: boolean; drop?: boolean };
 
 const hashes = new Map<number, Hash>();
+// The worker's global scope (typed by hand: this module is checked with the window types).
+const scope = self as unknown as {
+  postMessage(message: unknown): void;
+  onmessage: ((event: MessageEvent<In>) => void) | null;
+};
 
-self.onmessage = (event: MessageEvent<In>) => {
+scope.onmessage = (event: MessageEvent<In>) => {
   const { id, bytes, done, drop } = event.data;
   if (drop) {
     hashes.delete(id);
@@ -22,10 +27,10 @@ self.onmessage = (event: MessageEvent<In>) => {
   if (!hash) hashes.set(id, hash = createHash("sha256"));
   if (bytes) {
     hash.update(bytes);
-    self.postMessage({ id, ack: bytes.byteLength });
+    scope.postMessage({ id, ack: bytes.byteLength });
   }
   if (done) {
     hashes.delete(id);
-    self.postMessage({ id, hex: hash.digest("hex") });
+    scope.postMessage({ id, hex: hash.digest("hex") });
   }
 };
