@@ -11,6 +11,15 @@
  * await mesh.close();
  * ```
  *
+ * Capabilities (heavy tools on the host), through its job queue:
+ * ```ts
+ * import { capability, connect } from "./mod.ts";
+ * const mesh = await connect();
+ * console.log(await capability(mesh, "echo-py").call("echo", { text: "hi" }));
+ * const job = await mesh.job.submit({ capability: "echo-py", method: "echo", priority: 9 });
+ * console.log(await mesh.job.wait({ id: job.id, timeoutMs: 60_000 }));
+ * ```
+ *
  * @module
  */
 export {
@@ -62,3 +71,9 @@ export {
   uuidv5,
   variable,
 } from "./src/memory/mod.ts";
+// jobs (queue): capabilities for scripts.
+export {
+  capability,
+  type CapabilityHandle,
+  type ScriptCallOptions,
+} from "./src/capabilities/jobs.ts";

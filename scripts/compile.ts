@@ -30,7 +30,11 @@ export { scanWorkerModules, type WorkerScan };
  * Worker modules to embed that the scan of `src/` cannot see (for example a
  * worker started from outside `src/`), relative to the repository root.
  */
-export const WORKER_MODULES: readonly string[] = [];
+export const WORKER_MODULES: readonly string[] = [
+  // capabilities (runtime): the worker libraries, read at run time and written under DATA_DIR/lib.
+  "workers/deno/roam_worker.ts",
+  "workers/python/roam_worker.py",
+];
 
 /** The permission and unstable flags the binary runs with. */
 export const COMPILE_FLAGS: readonly string[] = [

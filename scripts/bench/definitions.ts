@@ -16,6 +16,8 @@ import { treeRssBytes, waitForIdle } from "./proc.ts";
 import { BareWorker } from "./workers.ts";
 import { MESH_BENCHES, MESH_MEASUREMENTS } from "./mesh.ts";
 import { MEMORY_BENCHES, MEMORY_MEASUREMENTS } from "./memory.ts"; // memory
+import { CAPABILITY_BENCHES, CAPABILITY_MEASUREMENTS } from "./capabilities.ts"; // capabilities (runtime)
+import { JOB_BENCHES, JOB_MEASUREMENTS } from "./jobs.ts"; // jobs (queue)
 import { ARTIFACT_BENCHES, ARTIFACT_MEASUREMENTS } from "./artifacts.ts"; // artifacts
 
 /**
@@ -409,6 +411,8 @@ export const MEASUREMENTS: readonly Measurement[] = [
   ...ISOLATIONS.flatMap(agentMeasurements),
   ...MESH_MEASUREMENTS,
   ...MEMORY_MEASUREMENTS, // memory
+  ...CAPABILITY_MEASUREMENTS, // capabilities (runtime)
+  ...JOB_MEASUREMENTS, // jobs (queue)
   ...ARTIFACT_MEASUREMENTS, // artifacts
 ];
 
@@ -462,5 +466,7 @@ export const BENCHES: readonly BenchDefinition[] = [
   ...ISOLATIONS.flatMap(agentBenches),
   ...MESH_BENCHES,
   ...MEMORY_BENCHES, // memory
+  ...CAPABILITY_BENCHES, // capabilities (runtime)
+  ...JOB_BENCHES, // jobs (queue)
   ...ARTIFACT_BENCHES, // artifacts
 ];

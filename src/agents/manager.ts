@@ -106,6 +106,14 @@ export interface AgentManagerOptions {
   travel?: () => AgentTravel | undefined;
   /** This host's URL, as agents see it in `ctx.host.url`. */
   hostUrl?: () => string;
+  /** capabilities (jobs): `ctx.capability(name).call(...)`, asked lazily (the queue is built later). */
+  capabilities?: () => AgentCapabilities | undefined;
+}
+
+/** capabilities (jobs): serves `ctx.capability(name).call(method, args, options)` for agents. */
+export interface AgentCapabilities {
+  /** Run the call through the job queue on behalf of `agent`; resolves with the result. */
+  call(agent: { id: string; plugin: string }, params: Record<string, unknown>): Promise<unknown>;
 }
 
 /** What `send` did with a message. */
@@ -162,8 +170,8 @@ class Forwarded {
  */
 export class AgentManager implements InstanceHost {
   readonly #o:
-    & Required<Omit<AgentManagerOptions, "services" | "travel" | "hostUrl">>
-    & Pick<AgentManagerOptions, "services" | "travel" | "hostUrl">;
+    & Required<Omit<AgentManagerOptions, "services" | "travel" | "hostUrl" | "capabilities">>
+    & Pick<AgentManagerOptions, "services" | "travel" | "hostUrl" | "capabilities">;
   readonly #records: AgentRecords;
   readonly #active = new Map<string, { instance: AgentInstance; plugin: AgentPlugin }>();
   readonly #locks = new Map<string, Promise<unknown>>();
@@ -805,6 +813,13 @@ export class AgentManager implements InstanceHost {
       case "log":
         this.#o.log(`agent ${self}: ${String(params.message).slice(0, 2000)}`);
         return null;
+      case "capability.call": { // capabilities (jobs)
+        const capabilities = this.#o.capabilities?.();
+        if (!capabilities) {
+          throw new RoamError("unsupported", "this host runs no capabilities", { method });
+        }
+        return await capabilities.call({ id: self, plugin }, params);
+      }
       default:
         if (!this.#o.services) {
           throw new RoamError("unsupported", `${method} is not available on this host`, { method });

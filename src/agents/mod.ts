@@ -9,6 +9,7 @@
  * @module
  */
 export {
+  type AgentCapabilities, // capabilities (jobs)
   AgentManager,
   type AgentManagerOptions,
   type AgentPlugin,

@@ -72,6 +72,7 @@ export const REQUEST_METHODS = [
   "storage.delete",
   "storage.list",
   "log",
+  "capability.call", // capabilities (jobs)
 ] as const;
 
 /** Worker to host messages; validated, since agent code shares the worker's global scope. */

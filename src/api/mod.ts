@@ -78,6 +78,56 @@ import {
   memoryRecordList,
   memoryRemember,
 } from "./memory.ts";
+// capabilities (runtime): begin
+import {
+  capabilityAdd,
+  capabilityInfo,
+  capabilityInstances,
+  capabilityList,
+  capabilityLogs,
+  capabilityRemove,
+  capabilityStart,
+  capabilityStop,
+} from "./capabilities.ts";
+export {
+  capabilityAdd,
+  capabilityInfo,
+  capabilityInstances,
+  CapabilityInstanceSchema,
+  capabilityList,
+  capabilityLogs,
+  capabilityRemove,
+  capabilityStart,
+  capabilityStop,
+  CapabilitySummarySchema,
+} from "./capabilities.ts";
+// capabilities (runtime): end
+// jobs (queue): begin
+import {
+  capabilityCall,
+  jobCancel,
+  jobCapacity,
+  jobGet,
+  jobList,
+  jobResources,
+  jobSubmit,
+  jobWait,
+} from "./jobs.ts";
+export {
+  capabilityCall,
+  JOB_PROGRESS_NOTIFICATION,
+  jobCancel,
+  jobCapacity,
+  JobErrorSchema,
+  jobGet,
+  jobList,
+  jobResources,
+  JobSchema,
+  jobSubmit,
+  jobWait,
+  JournalEntrySchema,
+} from "./jobs.ts";
+// jobs (queue): end
 // artifacts: the content-addressed blob store and its mesh operations.
 import {
   artifactFetch,
@@ -257,6 +307,22 @@ export type Api = {
   "memory.recordDelete": typeof memoryRecordDelete;
   "memory.recordList": typeof memoryRecordList;
   "config.export": typeof configExport;
+  "capability.list": typeof capabilityList; // capabilities (runtime)
+  "capability.info": typeof capabilityInfo; // capabilities (runtime)
+  "capability.add": typeof capabilityAdd; // capabilities (runtime)
+  "capability.remove": typeof capabilityRemove; // capabilities (runtime)
+  "capability.start": typeof capabilityStart; // capabilities (runtime)
+  "capability.stop": typeof capabilityStop; // capabilities (runtime)
+  "capability.instances": typeof capabilityInstances; // capabilities (runtime)
+  "capability.logs": typeof capabilityLogs; // capabilities (runtime)
+  "job.submit": typeof jobSubmit; // jobs (queue)
+  "job.get": typeof jobGet; // jobs (queue)
+  "job.wait": typeof jobWait; // jobs (queue)
+  "job.cancel": typeof jobCancel; // jobs (queue)
+  "job.list": typeof jobList; // jobs (queue)
+  "job.capacity": typeof jobCapacity; // jobs (queue)
+  "job.resources": typeof jobResources; // jobs (queue)
+  "capability.call": typeof capabilityCall; // jobs (queue)
   // artifacts
   "artifact.list": typeof artifactList;
   "artifact.stat": typeof artifactStat;
@@ -332,6 +398,22 @@ export const API: Api = {
   "memory.recordDelete": memoryRecordDelete,
   "memory.recordList": memoryRecordList,
   "config.export": configExport,
+  "capability.list": capabilityList, // capabilities (runtime)
+  "capability.info": capabilityInfo, // capabilities (runtime)
+  "capability.add": capabilityAdd, // capabilities (runtime)
+  "capability.remove": capabilityRemove, // capabilities (runtime)
+  "capability.start": capabilityStart, // capabilities (runtime)
+  "capability.stop": capabilityStop, // capabilities (runtime)
+  "capability.instances": capabilityInstances, // capabilities (runtime)
+  "capability.logs": capabilityLogs, // capabilities (runtime)
+  "job.submit": jobSubmit, // jobs (queue)
+  "job.get": jobGet, // jobs (queue)
+  "job.wait": jobWait, // jobs (queue)
+  "job.cancel": jobCancel, // jobs (queue)
+  "job.list": jobList, // jobs (queue)
+  "job.capacity": jobCapacity, // jobs (queue)
+  "job.resources": jobResources, // jobs (queue)
+  "capability.call": capabilityCall, // jobs (queue)
   // artifacts
   "artifact.list": artifactList,
   "artifact.stat": artifactStat,

@@ -7,10 +7,12 @@ import { Command, CommanderError } from "commander";
 import { RoamError } from "../errors/mod.ts";
 import { ROAM_VERSION } from "../version.ts";
 import { agentCommand } from "./commands/agent.ts";
+import { capCommand } from "./commands/cap.ts"; // capabilities
 import { artifactCommand } from "./commands/artifact.ts"; // artifacts
 import { eventsCommand } from "./commands/events.ts";
 import { hostCommand } from "./commands/host.ts";
 import { hostsCommand } from "./commands/hosts.ts";
+import { jobsCommand } from "./commands/jobs.ts"; // jobs
 import { pluginCommand } from "./commands/plugin.ts";
 import { rpcCommand } from "./commands/rpc.ts";
 import { serviceCommand } from "./commands/service.ts";
@@ -72,6 +74,8 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   pluginCommand(program, ctx);
   agentCommand(program, ctx);
   serviceCommand(program, ctx);
+  capCommand(program, ctx); // capabilities
+  jobsCommand(program, ctx); // jobs
   artifactCommand(program, ctx); // artifacts
   rpcCommand(program, ctx);
   memoryCommand(program, ctx); // memory

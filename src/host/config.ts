@@ -40,6 +40,67 @@ export const LimitsSchema = z.object({
   maxSockets: z.number().int().min(1).default(256),
 });
 
+/** capabilities: how the capability runtime creates environments and runs workers. */
+export const CapabilitiesConfigSchema = z.object({
+  /** Most milliseconds an environment creation step (pip, conda) may print nothing before it counts as stalled. */
+  envStallMs: z.number().int().min(100).default(300_000),
+  /** Most instances running at once. */
+  maxInstances: z.number().int().min(1).max(4096).default(64),
+  /** Worker timings. */
+  timings: z.object({
+    /** Spawn until the worker prints its port. */
+    startTimeoutMs: z.number().int().min(100).default(120_000),
+    /** Longest `/initialize` in all (loading a model): a cap for a load that never ends. */
+    initTimeoutMs: z.number().int().min(100).default(3_600_000),
+    /** Longest a worker may leave /health unanswered while it initializes (wedged, not slow). */
+    initStallMs: z.number().int().min(100).default(120_000),
+    /** Wait after the shutdown call, and again after SIGTERM. */
+    stopGraceMs: z.number().int().min(0).default(3_000),
+    /** How long a cancelled call may take to end before its instance is stopped. */
+    cancelGraceMs: z.number().int().min(0).default(3_000),
+  }).strict().default({
+    startTimeoutMs: 120_000,
+    initTimeoutMs: 3_600_000,
+    initStallMs: 120_000,
+    stopGraceMs: 3_000,
+    cancelGraceMs: 3_000,
+  }),
+  /** Retention of DATA_DIR/diagnostics. */
+  diagnostics: z.object({
+    maxBytesPerCapability: z.number().int().min(1024).default(20 * 1024 * 1024),
+    maxAgeMs: z.number().int().min(1000).default(7 * 24 * 3600_000),
+    maxFileBytes: z.number().int().min(1024).default(5 * 1024 * 1024),
+  }).strict().default({
+    maxBytesPerCapability: 20 * 1024 * 1024,
+    maxAgeMs: 7 * 24 * 3600_000,
+    maxFileBytes: 5 * 1024 * 1024,
+  }),
+}).strict();
+
+// jobs: begin
+/** jobs: limits and timings of the capability job queue (see docs/jobs.md). */
+export const JobsConfigSchema = z.object({
+  /** Most jobs waiting; a submit beyond it fails with `queue_full`. */
+  maxQueued: z.number().int().min(1).max(1_000_000).default(1000),
+  /** Most jobs running at once on this host. */
+  maxRunning: z.number().int().min(1).max(4096).default(64),
+  /** Most instances of one (capability, config) at once. */
+  maxInstances: z.number().int().min(1).max(256).default(1),
+  /** An idle instance stays resident this long before it is stopped, ms. */
+  idleMs: z.number().int().min(100).default(300_000),
+  /** RAM kept out of the capabilities' budget, MB. */
+  reserveRamMb: z.number().int().min(0).default(512),
+  /** VRAM kept out of the budget on each GPU, MB. */
+  reserveVramMb: z.number().int().min(0).default(256),
+  /** Finished jobs kept, with their journal. */
+  retainFinished: z.number().int().min(10).max(10_000_000).default(10_000),
+  /** How often jobs waiting for memory look at the machine again, ms. */
+  pollMs: z.number().int().min(10).default(1_000),
+  /** Largest result kept, bytes of JSON. */
+  maxResultBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+}).strict();
+// jobs: end
+
 /** Everything `startHost` needs; every field has a default. */
 export const HostConfigSchema = z.object({
   /** The host's name in the mesh. Default: the machine's hostname. */
@@ -86,6 +147,10 @@ export const HostConfigSchema = z.object({
   mesh: MeshConfigSchema.default(MeshConfigSchema.parse({})),
   /** Hubs to keep a relay connection to (`--relay`), for a host others cannot connect to. */
   relay: RelayUrlsSchema.default([]),
+  /** capabilities: environments, worker timings and the diagnostics store. */
+  capabilities: CapabilitiesConfigSchema.default(CapabilitiesConfigSchema.parse({})),
+  /** jobs: the capability job queue's limits. */
+  jobs: JobsConfigSchema.default(JobsConfigSchema.parse({})),
   /** How this host queues requests for hosts connected to it as a relay hub. */
   relayHub: RelayHubConfigSchema.default(RelayHubConfigSchema.parse({})),
   /** registry: the default plugin registry (else $ROAM_REGISTRY) and download limits. */

@@ -45,6 +45,17 @@ import {
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
 import { createHostMemory, type HostMemory, memoryMethods } from "../memory/mod.ts"; // memory
+import { CapabilityHost, capabilityMethods, validateCapabilityDir } from "../capabilities/mod.ts"; // capabilities
+import {
+  agentCapabilityCalls,
+  type CapabilityRuntime,
+  jobMethods,
+  JobQueue,
+  Jobs,
+  RemoteJobs,
+  type ResourceProbe,
+  systemProbe,
+} from "../capabilities/mod.ts"; // jobs
 import {
   AgentFiles,
   ArtifactMesh,
@@ -70,6 +81,8 @@ export interface StartOptions {
     preflightTimeoutMs?: number;
     faults?: MobilityFaults;
   };
+  /** jobs: run the job queue on another runtime or machine probe (tests use fakes). */
+  jobs?: { runtime?: CapabilityRuntime; probe?: ResourceProbe };
 }
 
 /** A running host. */
@@ -211,7 +224,16 @@ export async function startHost(
     },
     installers: {
       agent: new AgentInstaller(plugins),
-      capability: new CapabilityInstaller({ dataDir: config.dataDir, log }),
+      capability: new CapabilityInstaller({
+        dataDir: config.dataDir,
+        log,
+        // The capability runtime's own check of plugin.json and the entry file.
+        validate: async (dir) => void await validateCapabilityDir(dir),
+        // A new version (or none): running workers of the old one stop; the next call starts the new.
+        installed: async (name) =>
+          void await capabilities.stop(name, "a new version was installed"),
+        removed: async (name) => void await capabilities.stop(name, "it was removed"),
+      }),
     },
   });
   methods.push(...registryMethods(registry));
@@ -266,6 +288,7 @@ export async function startHost(
     mailboxCapacity: config.agents.mailboxCapacity,
     travel: (): AgentMobility => mobility,
     hostUrl: () => currentUrls()[0],
+    capabilities: () => agentCapabilityCalls(jobs), // jobs: ctx.capability(name).call(...)
   });
   // mobility: agents moving to and from the other hosts of the mesh, exactly once.
   const mobility: AgentMobility = new AgentMobility({
@@ -330,6 +353,38 @@ export async function startHost(
     log,
   });
   methods.push(...meshMethods(mesh));
+  // capabilities: installed capability plugins, their environments and supervised worker processes.
+  const capabilities = new CapabilityHost({
+    dataDir: config.dataDir,
+    db,
+    events,
+    log,
+    envStallMs: config.capabilities.envStallMs,
+    timings: config.capabilities.timings,
+    diagnostics: config.capabilities.diagnostics,
+    maxInstances: config.capabilities.maxInstances,
+  });
+  methods.push(...capabilityMethods(capabilities));
+  // jobs: capability calls queued by priority, admitted by RAM and VRAM, journaled; forwarded across the mesh.
+  const jobQueue = new JobQueue({
+    db,
+    events,
+    log,
+    runtime: options.jobs?.runtime ?? capabilities,
+    probe: options.jobs?.probe ?? systemProbe(),
+    limits: config.jobs,
+  });
+  const jobs = new Jobs(
+    jobQueue,
+    new RemoteJobs({
+      selfId: id,
+      hosts: () => mesh.hosts(),
+      resolve: (to) => hostAddress(mesh, to),
+      token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 120_000 }),
+    }),
+  );
+  methods.push(...jobMethods(jobs));
+  jobQueue.start();
   const dispatcher = new Dispatcher({
     methods,
     maxBatch: config.limits.maxBatch,
@@ -425,6 +480,8 @@ export async function startHost(
     await listeners.sync(resolveAddresses(config.bind, interfaces), true);
   } catch (error) {
     await hostMemory.close(); // memory
+    await jobQueue.close(); // jobs
+    await capabilities.close(); // capabilities
     stopReleasing(); // artifacts
     db.close();
     throw error;
@@ -448,6 +505,8 @@ export async function startHost(
     stopReleasing(); // artifacts
     await mesh.stop(); // mesh
     await Promise.all(relayLinks.map((link) => link.stop()));
+    await jobQueue.close(); // jobs
+    await capabilities.close(); // capabilities
     services.close();
     await listeners.close(0);
     await removeRuntimeInfo(config.dataDir);
@@ -503,6 +562,7 @@ export async function startHost(
       await relayHub.close();
       events.append("host.stopped", { reason }, id);
       for (const socket of sockets) socket.close(1001, "host shutting down");
+      await jobQueue.close(); // jobs: running calls cancelled (their callers told), queued jobs kept
       const draining = await listeners.close(config.shutdownGraceMs);
       if (draining) {
         log(
@@ -512,6 +572,7 @@ export async function startHost(
       services.close();
       mobility.stop();
       await agents.stop();
+      await capabilities.close(); // capabilities: every worker group stopped
       await artifactStore.stop(); // artifacts
       stopReleasing(); // artifacts
       await removeRuntimeInfo(config.dataDir);

@@ -92,6 +92,29 @@ export interface TimersApi {
   cancel(id: number): void;
 }
 
+// capabilities (jobs): begin
+/** Options of a capability call from an agent. */
+export interface CapabilityCallOptions {
+  /** The capability's config (one instance serves each distinct config). */
+  config?: unknown;
+  /** Higher runs first in the host's job queue (0 to 100, default 5). */
+  priority?: number;
+  /** Time limit of the call, ms (keep it within the message's own time limit). */
+  timeoutMs?: number;
+  /** Run it on this host of the mesh (a name, an id or a URL). */
+  to?: string;
+}
+
+/** A capability (a heavy tool run by the host) as an agent calls it. */
+export interface CapabilityApi {
+  /**
+   * Call a method through the host's job queue and return its result;
+   * rejects with the job's error (`code`, and `data.category`).
+   */
+  call(method: string, args?: unknown, options?: CapabilityCallOptions): Promise<unknown>;
+}
+// capabilities (jobs): end
+
 /** Policy for a deactivated agent. */
 export interface DeactivationPolicy {
   /** Wake when a message arrives. Default true. */
@@ -150,6 +173,8 @@ export interface AgentContext {
   dispatch(to: string): Promise<void>;
   /** Services. */
   readonly services: ServicesApi;
+  /** A capability installed on this host (or, with `to`, another), called through the job queue. */
+  capability(name: string): CapabilityApi; // capabilities (jobs)
   /** Storage. */
   readonly storage: StorageApi;
   /** Timers. */

@@ -7,6 +7,8 @@
 export { Agent, type StateSchema } from "./agent.ts";
 export type {
   AgentContext,
+  CapabilityApi, // capabilities (jobs)
+  CapabilityCallOptions, // capabilities (jobs)
   DeactivationPolicy,
   FutureReply,
   Message,

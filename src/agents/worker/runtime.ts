@@ -124,6 +124,16 @@ function makeContext(init: InitCommand): AgentContext {
       call: (name, operation, args, options = {}) =>
         request("services.call", { name, operation, args: args ?? null, ...options }),
     },
+    // capabilities (jobs): a call through the host's job queue.
+    capability: (name) => ({
+      call: (method, args, options = {}) =>
+        request("capability.call", {
+          capability: String(name),
+          method: String(method),
+          args: args ?? null,
+          ...options,
+        }),
+    }),
     storage: {
       scratchDir: init.storage.scratchDir,
       dir: init.storage.dir,

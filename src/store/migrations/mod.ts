@@ -6,7 +6,8 @@ import { services } from "./004_services.ts";
 import { mobility } from "./005_mobility.ts";
 import { registry } from "./006_registry.ts"; // registry
 import { memory } from "./007_memory.ts"; // memory: record index of local pools
-import { artifacts } from "./008_artifacts.ts"; // artifacts
+import { capabilities } from "./008_capabilities.ts"; // capabilities
+import { artifacts } from "./009_artifacts.ts"; // artifacts
 
 /**
  * Every schema migration, in order. Append new ones at the end with the next
@@ -20,5 +21,6 @@ export const MIGRATIONS: readonly Migration[] = [
   mobility,
   registry, // registry
   memory, // memory
+  capabilities, // capabilities
   artifacts, // artifacts
 ];

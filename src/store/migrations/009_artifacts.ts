@@ -7,7 +7,7 @@ import type { Migration } from "../migrate.ts";
  * `job:<id>`, `user`). `released_at` is set when the last pin goes away.
  */
 export const artifacts: Migration = {
-  version: 8,
+  version: 9,
   name: "artifacts",
   sql: `
     CREATE TABLE artifacts (
