@@ -12,7 +12,6 @@ import {
   copyPool,
   decodeRecord,
   encodeRecord,
-  FileBlobStore,
   LocalPool,
   Memory,
   MemoryPool,
@@ -197,9 +196,8 @@ Deno.test("the memory secrets file must be private and well-formed", async () =>
 
 Deno.test("the peer pool stores into another host: blobs over the artifact routes, the index over RPC", async () => {
   await using peer = await startTestHost();
-  // The peer host's blobs, served by a stand-in for its ArtifactStore's HTTP routes.
-  const blobs = new FileBlobStore(`${peer.dataDir}/memory/blobs`);
-  await using artifacts = serveArtifacts(blobs, (t) => t === peer.token);
+  // The peer host's ArtifactStore routes, through a front that counts uploads and can damage downloads.
+  await using artifacts = serveArtifacts(peer.host.url, (t) => t === peer.token);
   const pool = new PeerPool({
     name: "peer",
     url: artifacts.url,
@@ -233,9 +231,12 @@ Deno.test("the peer pool stores into another host: blobs over the artifact route
   await assert.rejects(() => bad.put(e.id, record), code("unauthorized"));
 });
 
-/** A stand-in for the ArtifactStore's HTTP routes (PUT /artifacts, GET /artifacts/SHA256). */
+/**
+ * A front for a host's ArtifactStore routes (PUT /artifacts, GET
+ * /artifacts/SHA256) that counts uploads and can damage what it sends back.
+ */
 function serveArtifacts(
-  blobs: FileBlobStore,
+  target: string,
   authorized: (token: string | null) => boolean,
   rpcTarget?: string,
 ) {
@@ -259,14 +260,19 @@ function serveArtifacts(
         return new Response("hash", { status: 400 });
       }
       state.puts++;
-      return Response.json(await blobs.putBytes(bytes));
+      return await fetch(`${target}/artifacts`, {
+        method: "PUT",
+        headers: req.headers,
+        body: bytes,
+      });
     }
     const m = /^\/artifacts\/([0-9a-f]{64})$/.exec(url.pathname);
     if (req.method === "GET" && m) {
-      const bytes = await blobs.getBytes(m[1]);
-      if (!bytes) return new Response("absent", { status: 404 });
+      const response = await fetch(`${target}/artifacts/${m[1]}`, { headers: req.headers });
+      if (response.status !== 200) return response;
+      const bytes = new Uint8Array(await response.arrayBuffer());
       if (state.corrupt) bytes[bytes.length - 1] ^= 1;
-      return new Response(bytes as Uint8Array<ArrayBuffer>);
+      return new Response(bytes);
     }
     return new Response("no route", { status: 404 });
   });
@@ -305,9 +311,8 @@ Deno.test("a local cache tier leaves its blobs unpinned and forgets a key whose 
 
 Deno.test("a host's peer pool (memory.peers) stores into another host and reads back through its caches", async () => {
   await using b = await startTestHost({ name: "b" });
-  // b's artifact routes come from a stand-in until the ArtifactStore lands; RPC goes to b itself.
-  const blobs = new FileBlobStore(`${b.dataDir}/memory/blobs`);
-  await using front = serveArtifacts(blobs, (t) => {
+  // b's ArtifactStore routes through a front; RPC goes to b itself.
+  await using front = serveArtifacts(b.host.url, (t) => {
     try {
       b.host.tokens.verify(t);
       return true;

@@ -18,6 +18,7 @@ import { MESH_BENCHES, MESH_MEASUREMENTS } from "./mesh.ts";
 import { MEMORY_BENCHES, MEMORY_MEASUREMENTS } from "./memory.ts"; // memory
 import { CAPABILITY_BENCHES, CAPABILITY_MEASUREMENTS } from "./capabilities.ts"; // capabilities (runtime)
 import { JOB_BENCHES, JOB_MEASUREMENTS } from "./jobs.ts"; // jobs (queue)
+import { ARTIFACT_BENCHES, ARTIFACT_MEASUREMENTS } from "./artifacts.ts"; // artifacts
 
 /**
  * One call to measure; it throws when the answer is wrong. It returns
@@ -412,6 +413,7 @@ export const MEASUREMENTS: readonly Measurement[] = [
   ...MEMORY_MEASUREMENTS, // memory
   ...CAPABILITY_MEASUREMENTS, // capabilities (runtime)
   ...JOB_MEASUREMENTS, // jobs (queue)
+  ...ARTIFACT_MEASUREMENTS, // artifacts
 ];
 
 /** The benches of one isolation mode (issue 3, point 11). */
@@ -466,4 +468,5 @@ export const BENCHES: readonly BenchDefinition[] = [
   ...MEMORY_BENCHES, // memory
   ...CAPABILITY_BENCHES, // capabilities (runtime)
   ...JOB_BENCHES, // jobs (queue)
+  ...ARTIFACT_BENCHES, // artifacts
 ];

@@ -10,6 +10,16 @@ export const MAX_ENVELOPE_MESSAGES = 10_000;
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "a sha256 is 64 hex digits" });
 const HostUrl = z.string().url().max(2048);
 
+/** Most files that travel with one agent. */
+export const MAX_ENVELOPE_FILES = 1000;
+
+/** artifacts: one of an agent's files as it travels: a name and the blob's sha256 (fetched by the target). */
+export const TravellingFileSchema = z.object({
+  name: z.string().min(1).max(255).regex(/^[^/\\\0]+$/),
+  sha256: Sha256,
+  size: z.number().int().min(0),
+}).strict();
+
 /** A message as it travels inside an envelope. */
 export const TravellingMessageSchema = z.object({
   kind: z.string().min(1).max(128),
@@ -48,6 +58,8 @@ export const EnvelopeSchema = z.object({
   }).strict(),
   state: z.unknown(),
   messages: z.array(TravellingMessageSchema).max(MAX_ENVELOPE_MESSAGES),
+  /** artifacts: the agent's registered files, as blobs the target fetches from the source. */
+  files: z.array(TravellingFileSchema).max(MAX_ENVELOPE_FILES).optional(),
   policy: z.object({
     activateOnMessage: z.boolean(),
     queueWhenInactive: z.boolean(),

@@ -62,6 +62,30 @@ export interface MobilityFaults {
   afterAck?: (transferId: string) => void | "crash" | Promise<void | "crash">;
 }
 
+/** artifacts: one of an agent's files as it travels. */
+export interface TravellingFile {
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * artifacts: where an agent's registered files live (the host's
+ * ArtifactStore): listed at the source, fetched by the target before it
+ * acknowledges, pinned for the agent there, released at the source once the
+ * agent has left.
+ */
+export interface AgentFilesPort {
+  /** The files agent `id` holds on this host. */
+  list(id: string): TravellingFile[] | Promise<TravellingFile[]>;
+  /** Make sure each file's blob is here, fetching it from `source` (checked by sha256). */
+  receive(files: readonly TravellingFile[], source: string): Promise<void>;
+  /** Keep the files for agent `id` on this host. */
+  hold(files: readonly TravellingFile[], id: string): Promise<void>;
+  /** Agent `id` left this host: let its files go. */
+  release(id: string): void;
+}
+
 /** Options for {@linkcode AgentMobility}. */
 export interface AgentMobilityOptions {
   /** The host's database, with the `005_mobility` migration applied. */
@@ -91,6 +115,8 @@ export interface AgentMobilityOptions {
   tombstoneTtlMs?: number;
   /** Test-only fault points. */
   faults?: MobilityFaults;
+  /** artifacts: the agents' registered files; without it no files travel. */
+  files?: AgentFilesPort;
 }
 
 /** Where a move left an agent. */
@@ -260,6 +286,7 @@ export class AgentMobility implements AgentTravel {
       },
       state: frozen.state,
       messages: frozen.messages,
+      ...await this.#filesOf(id), // artifacts
       policy: frozen.policy,
       metadata: {
         hops: travel.hops + 1,
@@ -351,6 +378,7 @@ export class AgentMobility implements AgentTravel {
         },
         state: snapshot.state,
         messages: [],
+        ...await this.#filesOf(id), // artifacts
         policy: snapshot.policy,
         metadata: {
           hops: 0,
@@ -465,6 +493,7 @@ export class AgentMobility implements AgentTravel {
     const held = this.#frozen.get(transferId);
     if (held) await held.frozen.drop(url);
     else await this.#o.agents.forget(id);
+    this.#o.files?.release(id); // artifacts: its files travelled with it
     this.#frozen.delete(transferId);
     this.#transfers.forgetDeparture(transferId);
     this.#o.events.append("agent.dispatched", {
@@ -695,10 +724,12 @@ export class AgentMobility implements AgentTravel {
   ): Promise<{ accepted: true; transferId: string; duplicate: boolean }> {
     this.#checkPlace(envelope);
     await this.#ensureCode(envelope);
+    await this.#ensureFiles(envelope); // artifacts
     this.#alive();
     this.#checkPlace(envelope);
     const stored = this.#transfers.store(envelope);
     if (stored.duplicate) return acknowledge(stored.phase, envelope.transferId);
+    if (envelope.files?.length) await this.#o.files?.hold(envelope.files, envelope.agent.id); // artifacts
     this.#o.events.append("agent.received", {
       from: envelope.metadata.source.url,
       transferId: envelope.transferId,
@@ -790,6 +821,36 @@ export class AgentMobility implements AgentTravel {
       source: `the manifest of ${name}@${version} from ${source}`,
     });
     this.#o.events.append("plugin.fetched", { name, version, sha256, from: source }, name);
+  }
+
+  /** artifacts: the files of agent `id`, for its envelope (none without a files port). */
+  async #filesOf(id: string): Promise<{ files?: TravellingFile[] }> {
+    const files = this.#o.files ? await this.#o.files.list(id) : [];
+    return files.length ? { files } : {};
+  }
+
+  /** artifacts: fetch the agent's files from the source (checked by sha256) before acknowledging. */
+  async #ensureFiles(envelope: Envelope) {
+    const files = envelope.files ?? [];
+    if (files.length === 0) return;
+    if (!this.#o.files) {
+      throw new RoamError(
+        "unsupported",
+        `agent ${envelope.agent.id} brings ${files.length} files and this host keeps no agent files`,
+        { id: envelope.agent.id },
+      );
+    }
+    try {
+      await this.#o.files.receive(files, envelope.metadata.source.url);
+    } catch (error) {
+      throw new RoamError(
+        "unavailable",
+        `cannot fetch the files of agent ${envelope.agent.id} from ${envelope.metadata.source.url}: ${
+          (error as Error).message
+        }`,
+        { id: envelope.agent.id, from: envelope.metadata.source.url },
+      );
+    }
   }
 
   #startLater(transferId: string, delayMs: number) {

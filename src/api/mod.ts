@@ -128,6 +128,31 @@ export {
   JournalEntrySchema,
 } from "./jobs.ts";
 // jobs (queue): end
+// artifacts: the content-addressed blob store and its mesh operations.
+import {
+  artifactFetch,
+  artifactGc,
+  artifactList,
+  artifactLocate,
+  artifactPin,
+  artifactRemove,
+  artifactReplicate,
+  artifactStat,
+  artifactUnpin,
+} from "./artifacts.ts";
+export {
+  artifactFetch,
+  artifactGc,
+  ArtifactInfoSchema,
+  artifactList,
+  artifactLocate,
+  artifactPin,
+  ArtifactPinSchema,
+  artifactRemove,
+  artifactReplicate,
+  artifactStat,
+  artifactUnpin,
+} from "./artifacts.ts";
 
 export { BindSchema, hostHealth, hostInfo } from "./host.ts";
 export {
@@ -298,6 +323,16 @@ export type Api = {
   "job.capacity": typeof jobCapacity; // jobs (queue)
   "job.resources": typeof jobResources; // jobs (queue)
   "capability.call": typeof capabilityCall; // jobs (queue)
+  // artifacts
+  "artifact.list": typeof artifactList;
+  "artifact.stat": typeof artifactStat;
+  "artifact.remove": typeof artifactRemove;
+  "artifact.pin": typeof artifactPin;
+  "artifact.unpin": typeof artifactUnpin;
+  "artifact.gc": typeof artifactGc;
+  "artifact.locate": typeof artifactLocate;
+  "artifact.fetch": typeof artifactFetch;
+  "artifact.replicate": typeof artifactReplicate;
 };
 
 /** Every method contract, keyed by method name. */
@@ -379,6 +414,16 @@ export const API: Api = {
   "job.capacity": jobCapacity, // jobs (queue)
   "job.resources": jobResources, // jobs (queue)
   "capability.call": capabilityCall, // jobs (queue)
+  // artifacts
+  "artifact.list": artifactList,
+  "artifact.stat": artifactStat,
+  "artifact.remove": artifactRemove,
+  "artifact.pin": artifactPin,
+  "artifact.unpin": artifactUnpin,
+  "artifact.gc": artifactGc,
+  "artifact.locate": artifactLocate,
+  "artifact.fetch": artifactFetch,
+  "artifact.replicate": artifactReplicate,
 };
 
 /** The name of a method roam serves. */

@@ -8,6 +8,7 @@ import { RoamError } from "../errors/mod.ts";
 import { ROAM_VERSION } from "../version.ts";
 import { agentCommand } from "./commands/agent.ts";
 import { capCommand } from "./commands/cap.ts"; // capabilities
+import { artifactCommand } from "./commands/artifact.ts"; // artifacts
 import { eventsCommand } from "./commands/events.ts";
 import { hostCommand } from "./commands/host.ts";
 import { hostsCommand } from "./commands/hosts.ts";
@@ -75,6 +76,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
   serviceCommand(program, ctx);
   capCommand(program, ctx); // capabilities
   jobsCommand(program, ctx); // jobs
+  artifactCommand(program, ctx); // artifacts
   rpcCommand(program, ctx);
   memoryCommand(program, ctx); // memory
   configCommand(program, ctx); // memory

@@ -12,6 +12,11 @@ export interface AppRoutes {
     connect: (request: Request) => Response;
     forward: (hostId: string, request: Request) => Promise<Response>;
   };
+  /** artifacts: `PUT`/`POST /artifacts` and `GET`/`HEAD /artifacts/<sha256>`. */
+  artifacts?: {
+    upload: (request: Request) => Promise<Response>;
+    download: (request: Request, sha256: string) => Promise<Response>;
+  };
 }
 
 /** The host's HTTP surface: JSON-RPC over HTTP and WebSocket, and a short index. */
@@ -23,6 +28,12 @@ export function createApp(routes: AppRoutes): Hono {
   if (relay) {
     app.get("/relay/connect", (c) => relay.connect(c.req.raw));
     app.all("/relay/:hostId/*", (c) => relay.forward(c.req.param("hostId"), c.req.raw));
+  }
+  // artifacts: streamed blobs (HEAD is served by the GET route, told apart by the raw method).
+  const artifacts = routes.artifacts;
+  if (artifacts) {
+    app.on(["PUT", "POST"], "/artifacts", (c) => artifacts.upload(c.req.raw));
+    app.get("/artifacts/:sha256", (c) => artifacts.download(c.req.raw, c.req.param("sha256")));
   }
   app.get(
     "/",

@@ -6,6 +6,7 @@ import { MeshConfigSchema } from "../mesh/mod.ts";
 import { RelayHubConfigSchema, RelayUrlsSchema } from "../relay/mod.ts";
 import { RegistryConfigSchema } from "../registry/mod.ts"; // registry
 import { MemoryConfigSchema } from "../memory/mod.ts"; // memory
+import { ArtifactsConfigSchema } from "../artifacts/mod.ts"; // artifacts
 
 const BindEntry = z.string().min(1).refine(
   (v) => v === "auto" || v === "loopback" || isIpAddress(v),
@@ -156,6 +157,8 @@ export const HostConfigSchema = z.object({
   registry: RegistryConfigSchema.default(RegistryConfigSchema.parse({})),
   /** memory: pools, record transforms and the memory secrets file. */
   memory: MemoryConfigSchema.default(MemoryConfigSchema.parse({})),
+  /** artifacts: the blob store's quotas, expiry sweep and time limits. */
+  artifacts: ArtifactsConfigSchema.default(ArtifactsConfigSchema.parse({})),
 });
 
 /** What a caller passes to `startHost`. */

@@ -44,12 +44,7 @@ import {
   ServiceRegistry,
 } from "../agents/mod.ts";
 import { claimDataDir, processStart, removeRuntimeInfo, writeRuntimeInfo } from "../client/mod.ts";
-import {
-  createHostMemory,
-  defaultBlobStore,
-  type HostMemory,
-  memoryMethods,
-} from "../memory/mod.ts"; // memory
+import { createHostMemory, type HostMemory, memoryMethods } from "../memory/mod.ts"; // memory
 import { CapabilityHost, capabilityMethods, validateCapabilityDir } from "../capabilities/mod.ts"; // capabilities
 import {
   agentCapabilityCalls,
@@ -61,6 +56,13 @@ import {
   type ResourceProbe,
   systemProbe,
 } from "../capabilities/mod.ts"; // jobs
+import {
+  AgentFiles,
+  ArtifactMesh,
+  artifactMethods,
+  artifactRoutes,
+  ArtifactStore,
+} from "../artifacts/mod.ts"; // artifacts
 
 /** Options for {@linkcode startHost} that are not configuration. */
 export interface StartOptions {
@@ -179,6 +181,34 @@ export async function startHost(
     methods: () => dispatcher.methods,
     maxSubscriptions: config.limits.wsMaxSubscriptions,
   });
+  // artifacts: blobs by sha256 in DATA_DIR/artifacts, located, fetched and replicated across
+  // the mesh; agents' files are pinned blobs that travel with them.
+  const artifactStore = new ArtifactStore({
+    db,
+    dataDir: config.dataDir,
+    config: config.artifacts,
+    onEvent: (type, data, subject) => events.append(type, data, subject),
+    log,
+  });
+  try {
+    await artifactStore.init();
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const artifactMesh = new ArtifactMesh({
+    store: artifactStore,
+    self: { id, name: config.name, url: () => currentUrls()[0] },
+    peers: () => mesh.hosts(),
+    resolve: (to) => hostAddress(mesh, to),
+    token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 10 * 60_000 }),
+    onEvent: (type, data, subject) => events.append(type, data, subject),
+  });
+  methods.push(...artifactMethods(artifactStore, artifactMesh));
+  const agentFiles = new AgentFiles(artifactStore, artifactMesh);
+  const stopReleasing = events.listen((event) => {
+    if (event.type === "agent.disposed" && event.subject) agentFiles.release(event.subject);
+  });
   // plugins: installed agent plugins (DATA_DIR/plugins) and the operator's grants.
   const plugins = new PluginStore({ db, dataDir: config.dataDir, events });
   methods.push(...pluginMethods(plugins));
@@ -214,7 +244,7 @@ export async function startHost(
       db,
       dataDir: config.dataDir,
       config: config.memory,
-      blobs: defaultBlobStore(config.dataDir), // replaced by the ArtifactStore at merge
+      blobs: artifactStore, // artifacts: the local pool keeps its records in the ArtifactStore
       token: () => tokens.mint({ subject: `host:${id}`, ttlMs: 120_000 }),
     });
   } catch (error) {
@@ -269,6 +299,12 @@ export async function startHost(
     tokens,
     self: { id, name: config.name, url: () => currentUrls()[0] },
     log,
+    files: {
+      list: (agentId) => agentFiles.list(agentId),
+      receive: (files, source) => agentFiles.receive(files, source),
+      hold: (files, agentId) => agentFiles.hold(files, agentId),
+      release: (agentId) => agentFiles.release(agentId),
+    }, // artifacts
     ...options.mobility,
     // A target that is not a URL is a host name or id, looked up in the mesh.
     resolve: options.mobility?.resolve ?? ((to) => hostAddress(mesh, to)),
@@ -386,6 +422,7 @@ export async function startHost(
       : undefined,
   });
   const app = createApp({
+    artifacts: artifactRoutes(artifactStore, authenticate), // artifacts
     relay: {
       connect: (request) => relayHub.connect(request),
       forward: (hostId, request) => relayHub.forward(hostId, request),
@@ -445,6 +482,7 @@ export async function startHost(
     await hostMemory.close(); // memory
     await jobQueue.close(); // jobs
     await capabilities.close(); // capabilities
+    stopReleasing(); // artifacts
     db.close();
     throw error;
   }
@@ -461,7 +499,10 @@ export async function startHost(
     await mesh.start(); // mesh
     await agents.start();
     mobility.start();
+    artifactStore.start(); // artifacts
   } catch (error) {
+    await artifactStore.stop(); // artifacts
+    stopReleasing(); // artifacts
     await mesh.stop(); // mesh
     await Promise.all(relayLinks.map((link) => link.stop()));
     await jobQueue.close(); // jobs
@@ -532,6 +573,8 @@ export async function startHost(
       mobility.stop();
       await agents.stop();
       await capabilities.close(); // capabilities: every worker group stopped
+      await artifactStore.stop(); // artifacts
+      stopReleasing(); // artifacts
       await removeRuntimeInfo(config.dataDir);
       await hostMemory.close(); // memory
       db.close();

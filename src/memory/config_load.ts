@@ -4,6 +4,7 @@ import { openStore } from "../store/mod.ts";
 import { type ConfigSnapshot, importConfig } from "./config_snapshot.ts";
 import type { BlobStore } from "./pools/blob_store.ts";
 import { openPoolOffline } from "./host_memory.ts";
+import { ArtifactsConfigSchema, ArtifactStore } from "../artifacts/mod.ts"; // artifacts
 
 /** Options for {@linkcode readConfigSnapshot}. */
 export interface ReadSnapshotOptions {
@@ -15,7 +16,7 @@ export interface ReadSnapshotOptions {
   nickname: string;
   /** The mesh secret (for a peer pool's token). Default `DATA_DIR/secret`. */
   secretFile?: string;
-  /** The blob store of the local pool. Default the data dir's. */
+  /** The blob store of the local pool. Default the data dir's ArtifactStore. */
   blobs?: BlobStore;
 }
 
@@ -35,11 +36,22 @@ export async function readConfigSnapshot(
       return new TokenSigner(secret.bytes).mint({ subject: "roam:config-import", ttlMs: 120_000 });
     };
     const minted = /^https?:\/\//.test(options.pool) ? await token() : undefined;
+    // artifacts: the local pool's records live in the data dir's ArtifactStore.
+    let blobs = options.blobs;
+    if (!blobs && options.pool === "local") {
+      const store = new ArtifactStore({
+        db,
+        dataDir: options.dataDir,
+        config: ArtifactsConfigSchema.parse({}),
+      });
+      await store.init();
+      blobs = store;
+    }
     const memory = await openPoolOffline({
       db,
       dataDir: options.dataDir,
       pool: options.pool,
-      blobs: options.blobs,
+      blobs,
       token: minted === undefined ? undefined : () => minted,
     });
     try {

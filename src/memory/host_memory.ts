@@ -73,10 +73,8 @@ export interface HostMemoryOptions {
 }
 
 /**
- * The blob store the memory uses until the ArtifactStore is wired in: files
- * under `DATA_DIR/memory/blobs`.
- *
- * TEMPORARY: replaced by the ArtifactStore at merge.
+ * A file-backed blob store under `DATA_DIR/memory/blobs`, for memory used
+ * without a host (a running host passes its ArtifactStore instead).
  */
 export function defaultBlobStore(dataDir: string): BlobStore {
   return new FileBlobStore(join(dataDir, "memory", "blobs"));

@@ -28,9 +28,8 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * A file-backed {@linkcode BlobStore} under one directory: `blobs/AB/SHA256`
  * written through a temporary file and an atomic rename, pins as files
  * under `pins/SHA256/`.
- *
- * TEMPORARY: replaced by the ArtifactStore at merge (issue 5, points 1-2);
- * the memory layer only uses the {@linkcode BlobStore} interface.
+ * A running host uses its ArtifactStore instead; the memory layer only uses
+ * the {@linkcode BlobStore} interface.
  */
 export class FileBlobStore implements BlobStore {
   readonly #dir: string;

@@ -7,6 +7,7 @@ import { mobility } from "./005_mobility.ts";
 import { registry } from "./006_registry.ts"; // registry
 import { memory } from "./007_memory.ts"; // memory: record index of local pools
 import { capabilities } from "./008_capabilities.ts"; // capabilities
+import { artifacts } from "./009_artifacts.ts"; // artifacts
 
 /**
  * Every schema migration, in order. Append new ones at the end with the next
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly Migration[] = [
   registry, // registry
   memory, // memory
   capabilities, // capabilities
+  artifacts, // artifacts
 ];
