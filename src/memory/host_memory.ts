@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { RoamError } from "../errors/mod.ts";
 import { Memory } from "./memory.ts";
-import { type BlobStore, FileBlobStore } from "./pools/blob_store.ts";
+import type { BlobStore } from "./pools/blob_store.ts";
 import { ChainPool } from "./pools/chain.ts";
 import { LocalPool } from "./pools/local.ts";
 import { MemoryPool } from "./pools/memory.ts";
@@ -70,14 +70,6 @@ export interface HostMemoryOptions {
   blobs: BlobStore;
   /** Mints a token for peer hosts (same mesh secret). */
   token: () => string;
-}
-
-/**
- * A file-backed blob store under `DATA_DIR/memory/blobs`, for memory used
- * without a host (a running host passes its ArtifactStore instead).
- */
-export function defaultBlobStore(dataDir: string): BlobStore {
-  return new FileBlobStore(join(dataDir, "memory", "blobs"));
 }
 
 /** The memory secrets file of a data dir, unless the settings name one. */
@@ -150,7 +142,7 @@ export async function openPoolOffline(options: {
     pool = new LocalPool({
       name: "local",
       db: options.db,
-      blobs: options.blobs ?? defaultBlobStore(options.dataDir),
+      blobs: localBlobs(options.blobs),
     });
   } else if (secrets.s3[options.pool]) {
     pool = new S3Pool({ name: options.pool, secret: secrets.s3[options.pool] });
@@ -176,4 +168,16 @@ export async function openPoolOffline(options: {
     );
   }
   return new Memory({ pools: { [pool.name]: pool }, defaultPool: pool.name, keys: secrets.keys });
+}
+
+/** The blob store a `local` pool opened offline needs (the data dir's ArtifactStore). */
+function localBlobs(blobs: BlobStore | undefined): BlobStore {
+  if (!blobs) {
+    throw new RoamError(
+      "invalid_input",
+      "the local pool needs the data dir's blob store (an ArtifactStore)",
+      {},
+    );
+  }
+  return blobs;
 }

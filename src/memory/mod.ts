@@ -63,7 +63,7 @@ export {
 } from "./secrets.ts";
 export type { KeyPage, ListOptions, Pool, PoolKind, PoolStats } from "./pools/pool.ts";
 export { MemoryPool, type MemoryPoolOptions } from "./pools/memory.ts";
-export { type BlobStore, FileBlobStore } from "./pools/blob_store.ts";
+export type { BlobStore } from "./pools/blob_store.ts";
 export { LocalPool, type RecordLink } from "./pools/local.ts";
 export { PeerPool, type PeerPoolOptions } from "./pools/peer.ts";
 export { S3Pool, type S3PoolOptions } from "./pools/s3.ts";
@@ -78,7 +78,6 @@ export {
 } from "./config_snapshot.ts";
 export {
   createHostMemory,
-  defaultBlobStore,
   type HostMemory,
   type HostMemoryOptions,
   type MemoryConfig,

@@ -1,17 +1,13 @@
 import { openStore } from "../../src/store/mod.ts";
-import {
-  FileBlobStore,
-  LocalPool,
-  Memory,
-  type MemoryOptions,
-  MemoryPool,
-} from "../../src/memory/mod.ts";
+import { ArtifactsConfigSchema, ArtifactStore } from "../../src/artifacts/mod.ts";
+import { LocalPool, Memory, type MemoryOptions, MemoryPool } from "../../src/memory/mod.ts";
 
-/** A local pool over a temporary blob dir and an in-memory index, for memory tests. */
+/** A local pool over an ArtifactStore in a temporary dir and an in-memory index, for memory tests. */
 export async function tempLocalPool(name = "local") {
   const dir = await Deno.makeTempDir({ prefix: "roam-memory-test-" });
   const db = openStore({ path: ":memory:" });
-  const blobs = new FileBlobStore(dir);
+  const blobs = new ArtifactStore({ db, dataDir: dir, config: ArtifactsConfigSchema.parse({}) });
+  await blobs.init();
   const pool = new LocalPool({ name, db, blobs });
   return {
     pool,
@@ -19,6 +15,7 @@ export async function tempLocalPool(name = "local") {
     db,
     dir,
     async [Symbol.asyncDispose]() {
+      await blobs.stop();
       db.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
