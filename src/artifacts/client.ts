@@ -1,4 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
+import { feedFile } from "./hash_file.ts";
 import { ERROR_CODE_NAMES, type ErrorCode, RoamError } from "../errors/mod.ts";
 import { normalizeHostUrl } from "../rpc/mod.ts";
 import { EXPIRES_HEADER, NAME_HEADER } from "./http.ts";
@@ -109,7 +110,7 @@ export async function downloadArtifact(
           { path: out.path, have, total },
         );
       }
-      await hashFile(out.path, hash);
+      await feedFile(out.path, hash);
       if (have === total) return finish(hash, sha256, total, have, out.path);
       headers.range = `bytes=${have}-`;
     }
@@ -175,12 +176,6 @@ function finish(hash: Hash, sha256: string, size: number, resumedAt: number, whe
     );
   }
   return { size, resumedAt };
-}
-
-async function hashFile(path: string, hash: Hash) {
-  const file = await Deno.open(path, { read: true });
-  // The readable closes the file at its end.
-  for await (const chunk of file.readable) hash.update(chunk);
 }
 
 async function send(url: string, init: RequestInit): Promise<Response> {
