@@ -1,8 +1,8 @@
 /**
  * Blobs between hosts of one mesh, all in this process on loopback: a
  * fetch by hash that passes over a holder sending damaged bytes, a blob
- * replicated to three hosts through a pipeline, and an agent whose file
- * travels with it as an artifact on dispatch and clone.
+ * replicated to three hosts through a pipeline, and an agent whose files
+ * (pinned for it, or kept with ctx.files) travel with it as artifacts.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -12,6 +12,7 @@ import { installPluginDir } from "./support/agents.ts";
 import { startTestHost, type TestHost } from "./support/host.ts";
 
 const ECHO = new URL("./fixtures/plugins/echo", import.meta.url).pathname;
+const FILER = new URL("./fixtures/plugins/filer", import.meta.url).pathname;
 const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 type Node = { t: TestHost; mesh: Roam; url: string };
@@ -201,4 +202,31 @@ Deno.test("an agent's file travels with it as an artifact on dispatch and on clo
   // Disposing of an agent drops its pins.
   await b.mesh.agent.dispose({ id });
   assert.deepEqual((await b.mesh.artifact.stat({ sha256: hash })).pins, []);
+});
+
+Deno.test("files an agent keeps with ctx.files travel with it: readable on the host it moved to, released where it left", async () => {
+  await using nodes = await hosts(["a", "b"]);
+  const [a, b] = nodes;
+  await installPluginDir(a.mesh, FILER);
+  const { id } = await a.mesh.agent.create({ plugin: "filer" });
+  const send = (node: Node, kind: string, args?: unknown) =>
+    node.mesh.agent.send({ id, kind, args }).then((r) => r.reply);
+  const first = await send(a, "put", { name: "notes.txt", text: "v1" }) as { sha256: string };
+  const kept = await send(a, "put", { name: "notes.txt", text: "version two" }) as {
+    sha256: string;
+    size: number;
+  };
+  assert.equal(kept.size, 11);
+  // Replacing a file lets its old bytes go.
+  assert.deepEqual((await a.mesh.artifact.stat({ sha256: first.sha256 })).pins, []);
+  const bad = await a.mesh.agent.send({ id, kind: "put", args: { name: "/x", text: "" } })
+    .then(() => null, (error) => error);
+  assert.equal(bad?.code, "invalid_input", String(bad));
+
+  await a.mesh.agent.dispatch({ id, to: b.url });
+  assert.equal(await send(b, "get", { name: "notes.txt" }), "version two");
+  assert.deepEqual(await send(b, "list"), [{ name: "notes.txt", sha256: kept.sha256, size: 11 }]);
+  assert.deepEqual((await a.mesh.artifact.stat({ sha256: kept.sha256 })).pins, []);
+  assert.equal(await send(b, "delete", { name: "notes.txt" }), true);
+  assert.equal(await send(b, "get", { name: "notes.txt" }), null);
 });

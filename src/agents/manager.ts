@@ -1,3 +1,4 @@
+import { type AgentFileStore, serveFileRequest } from "./files.ts";
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { RoamError } from "../errors/mod.ts";
@@ -108,6 +109,8 @@ export interface AgentManagerOptions {
   hostUrl?: () => string;
   /** capabilities (jobs): `ctx.capability(name).call(...)`, asked lazily (the queue is built later). */
   capabilities?: () => AgentCapabilities | undefined;
+  /** Where `ctx.files` keeps agents' files (the host's ArtifactStore); none: refused. */
+  files?: AgentFileStore;
 }
 
 /** capabilities (jobs): serves `ctx.capability(name).call(method, args, options)` for agents. */
@@ -170,8 +173,10 @@ class Forwarded {
  */
 export class AgentManager implements InstanceHost {
   readonly #o:
-    & Required<Omit<AgentManagerOptions, "services" | "travel" | "hostUrl" | "capabilities">>
-    & Pick<AgentManagerOptions, "services" | "travel" | "hostUrl" | "capabilities">;
+    & Required<
+      Omit<AgentManagerOptions, "services" | "travel" | "hostUrl" | "capabilities" | "files">
+    >
+    & Pick<AgentManagerOptions, "services" | "travel" | "hostUrl" | "capabilities" | "files">;
   readonly #records: AgentRecords;
   readonly #active = new Map<string, { instance: AgentInstance; plugin: AgentPlugin }>();
   readonly #locks = new Map<string, Promise<unknown>>();
@@ -813,6 +818,11 @@ export class AgentManager implements InstanceHost {
       case "log":
         this.#o.log(`agent ${self}: ${String(params.message).slice(0, 2000)}`);
         return null;
+      case "files.put":
+      case "files.get":
+      case "files.list":
+      case "files.delete":
+        return await serveFileRequest(this.#o.files, self, method, params);
       case "capability.call": { // capabilities (jobs)
         const capabilities = this.#o.capabilities?.();
         if (!capabilities) {

@@ -73,6 +73,10 @@ export const REQUEST_METHODS = [
   "storage.list",
   "log",
   "capability.call", // capabilities (jobs)
+  "files.put",
+  "files.get",
+  "files.list",
+  "files.delete",
 ] as const;
 
 /** Worker to host messages; validated, since agent code shares the worker's global scope. */

@@ -33,6 +33,30 @@ export class AgentFiles {
     );
   }
 
+  /** Keep `bytes` as agent `id`'s file `name`, replacing (unpinning) a file of that name. */
+  async put(id: string, name: string, bytes: Uint8Array): Promise<AgentFileRef> {
+    const { sha256, size } = await this.#store.putBytes(bytes, { name, owner: holder(id) });
+    const before = this.list(id).find((f) => f.name === name);
+    if (before?.sha256 === sha256) return { name, sha256, size };
+    await this.#store.pin(sha256, holder(id), name);
+    if (before) await this.#store.unpin(before.sha256, holder(id));
+    return { name, sha256, size };
+  }
+
+  /** The bytes of agent `id`'s file `name`, or null. */
+  async get(id: string, name: string): Promise<Uint8Array | null> {
+    const file = this.list(id).find((f) => f.name === name);
+    return file ? await this.#store.getBytes(file.sha256) : null;
+  }
+
+  /** Let go of agent `id`'s file `name`; false when it had none. */
+  async delete(id: string, name: string): Promise<boolean> {
+    const file = this.list(id).find((f) => f.name === name);
+    if (!file) return false;
+    await this.#store.unpin(file.sha256, holder(id));
+    return true;
+  }
+
   /** Make sure every file's blob is here, fetching missing ones from `source` (checked). */
   async receive(files: readonly AgentFileRef[], source: string): Promise<void> {
     for (const file of files) {

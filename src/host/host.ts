@@ -289,6 +289,7 @@ export async function startHost(
     travel: (): AgentMobility => mobility,
     hostUrl: () => currentUrls()[0],
     capabilities: () => agentCapabilityCalls(jobs), // jobs: ctx.capability(name).call(...)
+    files: agentFiles, // artifacts: ctx.files, kept in the ArtifactStore, travel with the agent
   });
   // mobility: agents moving to and from the other hosts of the mesh, exactly once.
   const mobility: AgentMobility = new AgentMobility({

@@ -82,6 +82,32 @@ export interface StorageApi {
   list(): Promise<string[]>;
 }
 
+/** A file this agent registered. */
+export interface AgentFileInfo {
+  /** Its name, as the agent gave it. */
+  name: string;
+  /** The sha256 of its bytes (its artifact on the host). */
+  sha256: string;
+  /** Its size in bytes. */
+  size: number;
+}
+
+/**
+ * This agent's registered files: kept in the host's ArtifactStore, they
+ * travel with the agent when it is dispatched or cloned (the target fetches
+ * and checks them before it takes the agent), and go when it is disposed.
+ */
+export interface FilesApi {
+  /** Register `data` as the file `name` (replacing a file of that name); at most 64 MiB. */
+  put(name: string, data: string | Uint8Array): Promise<AgentFileInfo>;
+  /** The bytes of file `name`, or null when the agent has none. */
+  get(name: string): Promise<Uint8Array | null>;
+  /** Every file the agent holds. */
+  list(): Promise<AgentFileInfo[]>;
+  /** Let go of file `name`; false when there was none. */
+  delete(name: string): Promise<boolean>;
+}
+
 /** Messages this agent sends itself later (through its own mailbox). */
 export interface TimersApi {
   /** Deliver `kind` to this agent once, after `ms`. Returns a timer id. */
@@ -177,6 +203,8 @@ export interface AgentContext {
   capability(name: string): CapabilityApi; // capabilities (jobs)
   /** Storage. */
   readonly storage: StorageApi;
+  /** Files that travel with this agent. */
+  readonly files: FilesApi;
   /** Timers. */
   readonly timers: TimersApi;
   /** Write a line to the host's log, tagged with this agent. */

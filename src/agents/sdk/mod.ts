@@ -7,9 +7,11 @@
 export { Agent, type StateSchema } from "./agent.ts";
 export type {
   AgentContext,
+  AgentFileInfo,
   CapabilityApi, // capabilities (jobs)
   CapabilityCallOptions, // capabilities (jobs)
   DeactivationPolicy,
+  FilesApi,
   FutureReply,
   Message,
   SendOptions,

@@ -134,6 +134,18 @@ function makeContext(init: InitCommand): AgentContext {
           ...options,
         }),
     }),
+    files: {
+      put: async (name, data) => {
+        const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+        return await request("files.put", { name, data: bytes.toBase64() }) as never;
+      },
+      get: async (name) => {
+        const value = await request("files.get", { name });
+        return value === null ? null : Uint8Array.fromBase64(value as string);
+      },
+      list: async () => await request("files.list", {}) as never,
+      delete: async (name) => await request("files.delete", { name }) as boolean,
+    },
     storage: {
       scratchDir: init.storage.scratchDir,
       dir: init.storage.dir,
