@@ -253,15 +253,23 @@ export async function startHost(
   }
   methods.push(...memoryMethods(hostMemory, {
     hostName: config.name,
-    snapshot: () => ({
-      config,
-      plugins: plugins.list().map((p) => ({
-        name: p.name,
-        version: p.version,
-        sha256: p.sha256,
-        grants: JSON.parse(JSON.stringify(plugins.grantsFor(p.name))),
-      })),
-    }),
+    // The plugins travel with their code, so that a host rebuilt elsewhere installs them again.
+    snapshot: async () => {
+      const installed = plugins.list();
+      const bundles: Record<string, string> = {};
+      for (const p of installed) bundles[p.sha256] = await plugins.readCode(p);
+      return {
+        config,
+        plugins: installed.map((p) => ({
+          name: p.name,
+          version: p.version,
+          sha256: p.sha256,
+          manifest: JSON.parse(JSON.stringify(p.manifest)),
+          grants: JSON.parse(JSON.stringify(plugins.grantsFor(p.name))),
+        })),
+        bundles,
+      };
+    },
   }));
   // services: what agents advertise, resident services, and agents' plugin storage.
   const services = new ServiceRegistry({

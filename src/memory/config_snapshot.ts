@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { RoamError } from "../errors/mod.ts";
-import { constant, type Entry } from "./entry.ts";
+import { constant, Entry } from "./entry.ts";
 import { ROAM_NAMESPACE, uuidv5 } from "./identity.ts";
 import type { Memory } from "./memory.ts";
 import type { JsonValue } from "./value.ts";
@@ -13,8 +13,14 @@ const SECRET_KEY = /secret|password|passwd|token|credential|private.?key|access.
 export interface ConfigSnapshot {
   /** The host configuration, without secrets or machine-local paths. */
   config: Record<string, JsonValue>;
-  /** Installed plugins and their grants, as a record (not reinstalled on import). */
+  /** Installed agent plugins: name, version, sha256, manifest and grants. */
   plugins: JsonValue;
+  /**
+   * The code of each installed agent plugin by its sha256, so that a host
+   * started from the snapshot elsewhere can install them again. Data, never
+   * evaluated here: the host checks each bundle's sha256 when it installs it.
+   */
+  bundles?: Record<string, string>;
 }
 
 /** The default nickname of a host's configuration snapshot. */
@@ -65,7 +71,13 @@ export async function exportConfig(
 ): Promise<{ id: string; nickname: string; pool: string }> {
   const config = contentEntry("config", redactConfig(snapshot.config));
   const plugins = contentEntry("plugins", snapshot.plugins);
-  const manifest = await memory.putManifest({ config, plugins }, options);
+  const bundles = Object.fromEntries(
+    Object.entries(snapshot.bundles ?? {}).map(([sha256, code]) => [
+      sha256,
+      contentEntry("bundle", code),
+    ]),
+  );
+  const manifest = await memory.putManifest({ config, plugins, bundles }, options);
   return { id: manifest.id, nickname: options.nickname, pool: memory.pool(options.pool).name };
 }
 
@@ -86,10 +98,19 @@ export async function importConfig(
       { nickname: options.nickname },
     );
   }
+  const bundles: Record<string, string> = {};
+  const bundleTree = tree.bundles;
+  if (bundleTree && typeof bundleTree === "object" && !(bundleTree instanceof Entry)) {
+    for (const [sha256, entry] of Object.entries(bundleTree as Record<string, unknown>)) {
+      const code = entry instanceof Entry ? entry.value : undefined;
+      if (typeof code === "string") bundles[sha256] = code;
+    }
+  }
   return {
     id: manifest.id,
     config: value as Record<string, JsonValue>,
     plugins: (plugins?.value ?? null) as JsonValue,
+    bundles,
   };
 }
 

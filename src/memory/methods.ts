@@ -32,8 +32,8 @@ const MAX_REPLY_BYTES = 32 * 1024 * 1024;
 export interface ConfigSource {
   /** The host's name (for the default nickname). */
   hostName: string;
-  /** The configuration and plugin list to store. */
-  snapshot(): ConfigSnapshot;
+  /** The configuration, plugin list and plugin code to store. */
+  snapshot(): ConfigSnapshot | Promise<ConfigSnapshot>;
 }
 
 /** The `memory.*` and `config.export` methods, served from a host's memory. */
@@ -140,7 +140,7 @@ export function memoryMethods(host: HostMemory, source: ConfigSource): MethodImp
     implement(
       configExport,
       async ({ pool, nickname }) =>
-        await exportConfig(memory, source.snapshot(), {
+        await exportConfig(memory, await source.snapshot(), {
           nickname: nickname ?? configNickname(source.hostName),
           pool,
         }),

@@ -89,3 +89,4 @@ export { type ConfigSource, memoryMethods } from "./methods.ts";
 export { openMemory, RemoteMemory } from "./remote.ts";
 export { fromWire, toWire, type WireEntry } from "./wire.ts";
 export { readConfigSnapshot, type ReadSnapshotOptions } from "./config_load.ts";
+export { restorePlugins, type RestoreReport } from "./config_restore.ts";

@@ -4,7 +4,7 @@ import { runUntilSignal, startHost } from "../../host/mod.ts";
 import { parseMulticastGroup } from "../../mesh/mod.ts";
 import type { CommandContext } from "../context.ts";
 import { defaultDataDir } from "../../client/mod.ts";
-import { readConfigSnapshot } from "../../memory/mod.ts"; // memory: --from-manifest
+import { type ConfigSnapshot, readConfigSnapshot, restorePlugins } from "../../memory/mod.ts"; // memory: --from-manifest
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -91,10 +91,16 @@ Examples:
         },
       };
       // memory: a snapshot is the base; only flags given on the command line override it.
-      const input = opts.fromManifest === undefined
-        ? flags
+      const from = opts.fromManifest === undefined
+        ? undefined
         : await fromManifest(opts.fromManifest, opts.pool ?? "local", flags, command, ctx);
-      await runUntilSignal(() => startHost(input, { log: (line) => ctx.io.err(line) }));
+      const log = (line: string) => ctx.io.err(line);
+      await runUntilSignal(async () => {
+        const host = await startHost(from?.input ?? flags, { log });
+        // The snapshot's plugins, installed again from the code it carries, with their grants.
+        if (from) await restoreFrom(host, from.snapshot, log);
+        return host;
+      });
     });
 }
 
@@ -105,7 +111,7 @@ async function fromManifest(
   flags: Record<string, unknown>,
   command: Command,
   ctx: CommandContext,
-): Promise<Record<string, unknown>> {
+): Promise<{ input: Record<string, unknown>; snapshot: ConfigSnapshot }> {
   const dataDir = ctx.global().dataDir ?? defaultDataDir();
   const snapshot = await readConfigSnapshot({
     dataDir,
@@ -138,11 +144,33 @@ async function fromManifest(
   ctx.io.err(`roam: configuration from manifest ${snapshot.id} ("${nickname}" in pool ${pool})`);
   const base = snapshot.config as Record<string, unknown>;
   return {
-    ...base,
-    ...top,
-    dataDir,
-    mesh: { ...(base.mesh as Record<string, unknown> ?? {}), ...meshFlags },
+    snapshot,
+    input: {
+      ...base,
+      ...top,
+      dataDir,
+      mesh: { ...(base.mesh as Record<string, unknown> ?? {}), ...meshFlags },
+    },
   };
+}
+
+async function restoreFrom(
+  host: { url: string; tokens: { mint(o: { subject: string; ttlMs: number }): string } },
+  snapshot: ConfigSnapshot,
+  log: (line: string) => void,
+) {
+  const token = host.tokens.mint({ subject: "roam:config-restore", ttlMs: 300_000 });
+  try {
+    const report = await restorePlugins(host.url, token, snapshot);
+    if (report.installed.length) {
+      log(`roam: installed from the snapshot: ${report.installed.join(", ")}`);
+    }
+    for (const f of report.failed) {
+      log(`roam: could not install ${f.plugin} from the snapshot: ${f.reason}`);
+    }
+  } catch (error) {
+    log(`roam: could not restore the snapshot's plugins: ${(error as Error).message}`);
+  }
 }
 
 function parsePort(value: string): number {
