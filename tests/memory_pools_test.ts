@@ -344,3 +344,24 @@ Deno.test("a host's peer pool (memory.peers) stores into another host and reads 
   assert.equal(await aMem.forget(e.id, { pool: "b" }), 1);
   await assert.rejects(() => bMem.remember(e.id), code("not_found"));
 });
+
+Deno.test("a local cache tier's blobs expire ttlMs after they were written, and collection then makes a miss", async () => {
+  await using t = await tempLocalPool();
+  const cache = new LocalPool({
+    name: "cache-peer",
+    db: t.db,
+    blobs: t.blobs,
+    pin: false,
+    ttlMs: 60_000,
+  });
+  const record = await encodeRecord(constant("cached for a minute"));
+  const before = Date.now();
+  await cache.put("k:0", record);
+  const { sha256 } = cache.lookup("k:0")!;
+  const expiresAt = t.blobs.stat(sha256)?.expiresAt ?? 0;
+  assert.ok(expiresAt >= before + 60_000 && expiresAt <= Date.now() + 60_000, String(expiresAt));
+  await t.blobs.gc({ now: Date.now() + 30_000 });
+  assert.deepEqual(await cache.get("k:0"), record, "kept before it expires");
+  await t.blobs.gc({ now: Date.now() + 61_000 });
+  assert.equal(await cache.get("k:0"), null, "collected once expired");
+});

@@ -376,7 +376,7 @@ export class ArtifactStore {
   /** Store bytes held in memory (small blobs: records, manifests). */
   async putBytes(
     bytes: Uint8Array,
-    meta: BlobMeta = {},
+    meta: BlobMeta & { expiresAt?: number | null } = {},
   ): Promise<{ sha256: string; size: number }> {
     const { sha256, size } = await this.put(
       new ReadableStream({

@@ -35,6 +35,8 @@ export const MemoryConfigSchema = z.object({
     maxEntries: z.number().int().min(1).max(10_000_000).default(10_000),
     maxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
   }).strict().default({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 }),
+  /** How long a record cached on disk for a remote pool (peer or S3) is kept after it was fetched. */
+  cacheTtlMs: z.number().int().min(1_000).default(24 * 3600_000),
   /** Other hosts' local pools, by the name they get here. */
   peers: z.record(
     PoolName,
@@ -102,6 +104,7 @@ export async function createHostMemory(options: HostMemoryOptions): Promise<Host
       db: options.db,
       blobs: options.blobs,
       pin: false,
+      ttlMs: config.cacheTtlMs,
     });
     pools[name] = new ChainPool(name, [cache(name), disk, origin]);
   };

@@ -6,7 +6,13 @@ export interface BlobStore {
   /** Store bytes; returns their sha256 (hex) and size. Storing the same bytes twice keeps one copy. */
   putBytes(
     bytes: Uint8Array,
-    meta?: { name?: string; mediaType?: string; owner?: string },
+    meta?: {
+      name?: string;
+      mediaType?: string;
+      owner?: string;
+      /** When the blob may be collected if nobody pins it (ms since the epoch); absent: never. */
+      expiresAt?: number | null;
+    },
   ): Promise<{ sha256: string; size: number }>;
   /** The bytes of a blob, or null when absent. */
   getBytes(sha256: string): Promise<Uint8Array | null>;

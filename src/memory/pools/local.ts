@@ -34,19 +34,35 @@ export class LocalPool implements Pool {
   readonly #db: DatabaseSync;
   readonly #blobs: BlobStore;
   readonly #pin: boolean;
+  readonly #ttlMs: number | undefined;
   readonly #stats = newStats();
 
   /**
    * A pool named `name` over the `memory_records` table of `db` and the blobs
    * of `blobs`. With `pin: false` (a cache tier) its blobs are left to the
    * blob store's garbage collection, and a key whose blob was collected reads
-   * as a miss and is dropped from the index.
+   * as a miss and is dropped from the index. `ttlMs` (a cache tier only):
+   * its blobs expire that long after they were written, so collection keeps
+   * the cache bounded in time.
    */
-  constructor(options: { name?: string; db: DatabaseSync; blobs: BlobStore; pin?: boolean }) {
+  constructor(
+    options: { name?: string; db: DatabaseSync; blobs: BlobStore; pin?: boolean; ttlMs?: number },
+  ) {
     this.name = options.name ?? "local";
     this.#db = options.db;
     this.#blobs = options.blobs;
     this.#pin = options.pin ?? true;
+    this.#ttlMs = this.#pin ? undefined : options.ttlMs;
+  }
+
+  /** What a blob written now is stored with. */
+  #meta(key: string) {
+    return {
+      name: key,
+      mediaType: "application/vnd.roam.record",
+      owner: `memory:${this.name}`,
+      ...(this.#ttlMs === undefined ? {} : { expiresAt: Date.now() + this.#ttlMs }),
+    };
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -66,21 +82,13 @@ export class LocalPool implements Pool {
   }
 
   async put(key: string, record: Uint8Array): Promise<void> {
-    const { sha256, size } = await this.#blobs.putBytes(record, {
-      name: key,
-      mediaType: "application/vnd.roam.record",
-      owner: `memory:${this.name}`,
-    });
+    const { sha256, size } = await this.#blobs.putBytes(record, this.#meta(key));
     await this.link({ key, sha256, size });
   }
 
   /** Store a record only if `key` holds none (one SQLite statement decides). */
   async create(key: string, record: Uint8Array): Promise<boolean> {
-    const { sha256, size } = await this.#blobs.putBytes(record, {
-      name: key,
-      mediaType: "application/vnd.roam.record",
-      owner: `memory:${this.name}`,
-    });
+    const { sha256, size } = await this.#blobs.putBytes(record, this.#meta(key));
     // Pinned before the index names it, so garbage collection never sees it unreferenced.
     if (this.#pin) await this.#blobs.pin(sha256, holder(key));
     const { changes } = this.#db.prepare(
