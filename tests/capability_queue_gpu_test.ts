@@ -9,24 +9,11 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { runNvidiaSmi, systemProbe } from "../src/capabilities/resources.ts";
 import { hostWithClient } from "./support/agents.ts";
+import { gpuCheck } from "./support/gpu.ts";
 
 const PLUGIN = new URL("../plugins/torch-matmul", import.meta.url).pathname;
 
-function succeeds(command: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const hasGpu = succeeds("nvidia-smi", ["-L"]);
-const hasTorch = hasGpu &&
-  succeeds("python3", ["-c", "import torch; assert torch.cuda.is_available()"]);
-if (!hasGpu) console.log("skipped: no nvidia-smi here (the job queue on a GPU)");
-else if (!hasTorch) {
-  console.log("skipped: python3 here cannot import torch with CUDA (the job queue on a GPU)");
-}
+const { torch: hasTorch } = gpuCheck("the job queue on a GPU");
 
 Deno.test({
   name:

@@ -9,24 +9,11 @@
 import assert from "node:assert/strict";
 import { CapabilityHost } from "../src/capabilities/mod.ts";
 import { RoamError } from "../src/errors/mod.ts";
+import { gpuCheck } from "./support/gpu.ts";
 
 const PLUGIN = new URL("../plugins/torch-matmul", import.meta.url).pathname;
 
-function succeeds(command: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const hasGpu = succeeds("nvidia-smi", ["-L"]);
-const hasTorch = hasGpu &&
-  succeeds("python3", ["-c", "import torch; assert torch.cuda.is_available()"]);
-if (!hasGpu) console.log("skipped: no nvidia-smi here (torch-matmul on a GPU)");
-else if (!hasTorch) {
-  console.log("skipped: python3 here cannot import torch with CUDA (torch-matmul on a GPU)");
-}
+const { torch: hasTorch } = gpuCheck("torch-matmul on a GPU");
 
 Deno.test({
   name: "torch-matmul reports the GPU and times an NxN product; VRAM is measured over its group",
