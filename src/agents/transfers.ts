@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { type Envelope, EnvelopeSchema } from "./envelope.ts";
+import { transaction } from "../store/transaction.ts";
 
 /** A move this host started and has not settled. */
 export interface Departure {
@@ -321,14 +322,7 @@ export class Transfers {
   }
 
   #transaction(fn: () => void) {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      fn();
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    transaction(this.#db, fn);
   }
 }
 

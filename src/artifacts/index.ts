@@ -1,4 +1,5 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { transaction } from "../store/transaction.ts";
 
 /** One pin: a holder that keeps a blob from garbage collection. */
 export interface Pin {
@@ -214,14 +215,7 @@ export class ArtifactIndex {
   }
 
   #transaction(fn: () => void) {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      fn();
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    transaction(this.#db, fn);
   }
 }
 

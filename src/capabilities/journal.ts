@@ -8,6 +8,7 @@
  */
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import type { ErrorCategory } from "./contract.ts";
+import { transaction } from "../store/transaction.ts";
 
 /** Where a job stands. */
 export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -92,7 +93,6 @@ export class JobStore {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, Statement>();
   #seq: number | undefined;
-  #inTransaction = false;
 
   /** Use the host database (migration `capabilities` applied). */
   constructor(db: DatabaseSync) {
@@ -114,21 +114,7 @@ export class JobStore {
    * inside another one it simply runs.
    */
   transaction<T>(fn: () => T): T {
-    if (this.#inTransaction) return fn();
-    this.#sql("BEGIN").run();
-    this.#inTransaction = true;
-    try {
-      const value = fn();
-      this.#sql("COMMIT").run();
-      return value;
-    } catch (error) {
-      try {
-        this.#sql("ROLLBACK").run();
-      } catch { /* the database is closed or the transaction already ended */ }
-      throw error;
-    } finally {
-      this.#inTransaction = false;
-    }
+    return transaction(this.#db, fn);
   }
 
   /** The next submission sequence number (FIFO order within a priority, across restarts). */

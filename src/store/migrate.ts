@@ -1,5 +1,6 @@
 import type { DatabaseSync } from "node:sqlite";
 import { RoamError } from "../errors/mod.ts";
+import { transaction } from "./transaction.ts";
 
 /** One versioned schema change. */
 export interface Migration {
@@ -41,13 +42,12 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[]): num
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
   );
   for (const m of migrations.slice(current)) {
-    db.exec("BEGIN IMMEDIATE");
     try {
-      db.exec(m.sql);
-      record.run(m.version, m.name, Date.now());
-      db.exec("COMMIT");
+      transaction(db, () => {
+        db.exec(m.sql);
+        record.run(m.version, m.name, Date.now());
+      });
     } catch (error) {
-      db.exec("ROLLBACK");
       throw new RoamError(
         "internal",
         `schema migration ${m.version} (${m.name}) failed: ${(error as Error).message}`,

@@ -9,3 +9,4 @@ export { migrate, type Migration, schemaVersion } from "./migrate.ts";
 export { MIGRATIONS } from "./migrations/mod.ts";
 export { EventLog, type EventLogOptions, type EventQuery, type RoamEvent } from "./events.ts";
 export { HostMeta } from "./meta.ts";
+export { transaction } from "./transaction.ts";
