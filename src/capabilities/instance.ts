@@ -89,6 +89,8 @@ export class WorkerInstance implements CapabilityInstance {
   readonly startMs: number;
   /** The GPU index it was given, if any. */
   readonly gpu: number | undefined;
+  /** Resolves once the process has ended and its exit has been handled (`onExit` ran). */
+  readonly ended: Promise<void>;
   #active = 0;
   #lastUsedAt: number;
   #process: GroupProcess;
@@ -122,7 +124,7 @@ export class WorkerInstance implements CapabilityInstance {
     this.gpu = options.gpu;
     this.#options = options;
     this.startedAt = this.#lastUsedAt = Date.now();
-    void this.#process.status.then((status) => this.#exited(status));
+    this.ended = this.#process.status.then((status) => this.#exited(status));
   }
 
   /**

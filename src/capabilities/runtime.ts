@@ -243,7 +243,10 @@ export class CapabilityHost implements CapabilityRuntime {
     this.#closing.abort();
     clearInterval(this.#idleTimer);
     await Promise.allSettled([...this.#starting.values()]);
-    await Promise.all(this.instances().map((i) => i.stop("the host is stopping")));
+    const all = this.instances();
+    await Promise.all(all.map((i) => i.stop("the host is stopping")));
+    // Their exits are handled (recorded, logged) before the host closes its database.
+    await Promise.allSettled(all.map((i) => i.ended));
   }
 
   #free(
